@@ -1,0 +1,82 @@
+# oci-cgroup-bpf-hook
+VERSION    := 0.1.0
+PREFIX     ?= /usr
+DESTDIR    ?=
+BUILD      := build
+CC         ?= cc
+CLANG      ?= clang
+BPFTOOL    ?= bpftool
+PKG_CONFIG ?= pkg-config
+ARCH       := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+MULTIARCH  := $(shell $(CC) -dumpmachine)
+
+LIBS       := libbpf jansson libseccomp
+CFLAGS     ?= -O2 -g
+CFLAGS     += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -DOCB_VERSION='"$(VERSION)"' \
+	      -Ihook -Ibpf -I$(BUILD) $(shell $(PKG_CONFIG) --cflags $(LIBS))
+LDLIBS     += $(shell $(PKG_CONFIG) --libs $(LIBS))
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I/usr/include/$(MULTIARCH) -Ibpf \
+	      -Wall -Werror
+
+ifeq ($(SANITIZE),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+HOOK_SRCS  := $(wildcard hook/*.c)
+LIB_SRCS   := $(filter-out hook/main.c,$(HOOK_SRCS))
+HOOK_OBJS  := $(HOOK_SRCS:hook/%.c=$(BUILD)/%.o)
+LIB_OBJS   := $(LIB_SRCS:hook/%.c=$(BUILD)/%.o)
+BIN        := $(BUILD)/oci-cgroup-bpf-hook
+
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all clean check unit integration demo deps lint format install uninstall
+
+all: $(BIN)
+
+$(BUILD):
+	mkdir -p $(BUILD)/tests
+
+$(BUILD)/ocb.bpf.o: bpf/ocb.bpf.c bpf/ocb_maps.h | $(BUILD)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/ocb.skel.h: $(BUILD)/ocb.bpf.o
+	$(BPFTOOL) gen skeleton $< name ocb > $@
+
+$(BUILD)/%.o: hook/%.c $(wildcard hook/*.h) bpf/ocb_maps.h $(BUILD)/ocb.skel.h | $(BUILD)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BIN): $(HOOK_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB_OBJS) | $(BUILD)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka)
+
+# Install what the build, tests and demo need (Debian 12), if missing.
+deps:
+	@./tests/deps.sh
+
+unit: $(UNIT_BINS)
+	@./tests/run-unit.sh $(UNIT_BINS)
+
+check: deps
+	@$(MAKE) --no-print-directory all $(UNIT_BINS)
+	@./tests/run-all.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@./tests/demo.sh
+
+lint: $(BUILD)/ocb.skel.h
+	clang-format --dry-run --Werror hook/*.c hook/*.h bpf/*.c bpf/*.h
+	clang-tidy --quiet $(HOOK_SRCS) -- $(CFLAGS)
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+		--suppress=missingIncludeSystem -Ihook -Ibpf -I$(BUILD) hook/
+
+format:
+	clang-format -i hook/*.c hook/*.h bpf/*.c bpf/*.h
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,340 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Per-container policy and accounting, attached to the container's cgroup.
+ *
+ * Who decides what:
+ *  - connect4/connect6 decide every connect() (TCP and connected UDP) by the
+ *    egress rules; sendmsg4/sendmsg6 decide unconnected UDP datagrams.
+ *  - egress is the backstop for packets no socket hook saw: raw, ICMP
+ *    (ping) and every protocol other than TCP and UDP.
+ *  - ingress decides packets that open a flow: segments to a listening
+ *    TCP socket, datagrams to unconnected UDP sockets, everything else.
+ *    Replies on flows the container opened were decided at connect time.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "ocb_maps.h"
+
+#define SOCK_STREAM 1
+#define SOCK_DGRAM 2
+#define SOCK_RAW 3
+#define AF_INET 2
+#define AF_INET6 10
+#define AF_PACKET 17
+
+/* Highest number of IPv6 extension headers walked to find the L4 header. */
+#define MAX_IPV6_EXT 4
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ocb_stats);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ocb_active);
+} active SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct ocb_conf);
+} conf SEC(".maps");
+
+/* max_entries is set by the loader to fit the profile. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1);
+	__type(key, struct ocb_rule_key);
+	__type(value, struct ocb_rule);
+} rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1);
+	__type(key, struct ocb_port_key);
+	__type(value, struct ocb_class);
+} ports SEC(".maps");
+
+/* Written by the hook at attach time; read by `list` and `show`. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ocb_info);
+} info SEC(".maps");
+
+struct packet {
+	__u8 remote[16]; /* IPv6 or IPv4-mapped */
+	__u16 port;      /* remote port at egress, local port at ingress */
+	__u16 remote_port;
+	__u8 proto;
+};
+
+struct decision {
+	__u8 verdict; /* enum ocb_verdict, as the policy decided */
+	__u8 enforce; /* 0 in audit mode */
+};
+
+static __always_inline void map_ipv4(__u8 addr[16], __u32 ip4)
+{
+	__builtin_memset(addr, 0, 10);
+	addr[10] = 0xff;
+	addr[11] = 0xff;
+	__builtin_memcpy(&addr[12], &ip4, 4);
+}
+
+static __always_inline int has_ports(__u8 proto)
+{
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP ||
+	       proto == IPPROTO_UDPLITE || proto == IPPROTO_SCTP;
+}
+
+static __always_inline struct decision decide(__u8 dir, __u8 proto, __u16 port,
+					      const __u8 remote[16])
+{
+	struct decision d = { .verdict = OCB_ALLOW, .enforce = 1 };
+	struct ocb_rule_key key = {};
+	struct ocb_port_key pkey = {};
+	struct ocb_rule *best, *r;
+	struct ocb_active *act;
+	struct ocb_class *cls;
+	struct ocb_conf *c;
+	__u32 zero = 0, gen;
+
+	act = bpf_map_lookup_elem(&active, &zero);
+	if (!act)
+		return d;
+	gen = act->gen & 1;
+	c = bpf_map_lookup_elem(&conf, &gen);
+	if (!c)
+		return d;
+	d.enforce = !(c->mode & OCB_MODE_AUDIT);
+
+	key.prefixlen = OCB_RULE_KEY_HDR_BITS + 128;
+	key.gen = gen;
+	key.dir = dir;
+	key.kind = OCB_KIND_ADDR;
+	__builtin_memcpy(key.addr, remote, 16);
+	best = bpf_map_lookup_elem(&rules, &key);
+
+	pkey.prefixlen = OCB_PORT_KEY_HDR_BITS + 16;
+	pkey.gen = gen;
+	pkey.dir = dir;
+	pkey.proto = proto;
+	pkey.port = bpf_htons(has_ports(proto) ? port : 0);
+	cls = bpf_map_lookup_elem(&ports, &pkey);
+	if (cls) {
+		key.kind = OCB_KIND_CLASS;
+		key.class = bpf_htons(cls->class);
+		r = bpf_map_lookup_elem(&rules, &key);
+		/* At equal prefix, a rule with protocol/ports wins. */
+		if (r && (!best || r->addr_bits >= best->addr_bits))
+			best = r;
+	}
+	if (best)
+		d.verdict = best->verdict;
+	else
+		d.verdict = dir == OCB_INGRESS ? c->default_verdict[OCB_INGRESS] :
+						 c->default_verdict[OCB_EGRESS];
+	return d;
+}
+
+static __always_inline int allows(struct decision d)
+{
+	return d.verdict != OCB_DENY || !d.enforce;
+}
+
+static __always_inline struct ocb_stats *cpu_stats(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&stats, &zero);
+}
+
+static __always_inline void count_traffic(struct ocb_traffic *t, struct decision d, __u32 len)
+{
+	if (d.verdict == OCB_DENY) {
+		t->packets_denied++;
+		t->bytes_denied += len;
+	} else {
+		t->packets_allowed++;
+		t->bytes_allowed += len;
+	}
+}
+
+/* Fills @p from the packet; returns 0 on success, -1 for non-IP. */
+static __always_inline int parse_packet(struct __sk_buff *skb, __u8 dir, struct packet *p)
+{
+	__u16 l4_ports[2] = {};
+	__u32 l4_off;
+
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		struct iphdr ip;
+
+		if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)))
+			return -1;
+		map_ipv4(p->remote, dir == OCB_INGRESS ? ip.saddr : ip.daddr);
+		p->proto = ip.protocol;
+		l4_off = ip.ihl * 4;
+		/* A fragment past the first carries no ports. */
+		if (ip.frag_off & bpf_htons(0x1fff))
+			return 0;
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr ip6;
+		__u8 ext[2];
+		int i;
+
+		if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)))
+			return -1;
+		__builtin_memcpy(p->remote,
+				 dir == OCB_INGRESS ? (void *)&ip6.saddr : (void *)&ip6.daddr, 16);
+		p->proto = ip6.nexthdr;
+		l4_off = sizeof(ip6);
+		for (i = 0; i < MAX_IPV6_EXT; i++) {
+			if (p->proto != IPPROTO_HOPOPTS && p->proto != IPPROTO_ROUTING &&
+			    p->proto != IPPROTO_DSTOPTS && p->proto != IPPROTO_FRAGMENT)
+				break;
+			if (bpf_skb_load_bytes(skb, l4_off, ext, sizeof(ext)))
+				return 0;
+			p->proto = ext[0];
+			l4_off += p->proto == IPPROTO_FRAGMENT ? 8 : (ext[1] + 1) * 8;
+		}
+	} else {
+		return -1;
+	}
+	if (has_ports(p->proto) && !bpf_skb_load_bytes(skb, l4_off, l4_ports, sizeof(l4_ports))) {
+		p->port = bpf_ntohs(l4_ports[1]);
+		p->remote_port = bpf_ntohs(dir == OCB_INGRESS ? l4_ports[0] : l4_ports[1]);
+	}
+	return 0;
+}
+
+/* Packets on a flow a socket hook already decided need no second look. */
+static __always_inline int decided_by_socket(struct __sk_buff *skb, __u8 dir,
+					     const struct packet *p)
+{
+	struct bpf_sock *sk = skb->sk;
+
+	if (!sk)
+		return 0;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk)
+		return 0;
+	if (sk->type == SOCK_STREAM && sk->protocol == IPPROTO_TCP)
+		return dir == OCB_EGRESS || sk->state != BPF_TCP_LISTEN;
+	if (sk->type == SOCK_DGRAM && sk->protocol == IPPROTO_UDP) {
+		if (dir == OCB_EGRESS)
+			return 1;
+		/* A connected UDP socket only receives from its peer. */
+		return sk->dst_port && bpf_ntohs(sk->dst_port) == p->remote_port;
+	}
+	return 0;
+}
+
+static __always_inline int filter_skb(struct __sk_buff *skb, __u8 dir)
+{
+	struct decision d = { .verdict = OCB_ALLOW, .enforce = 1 };
+	struct packet p = {};
+	struct ocb_stats *s;
+
+	if (!parse_packet(skb, dir, &p) && !decided_by_socket(skb, dir, &p))
+		d = decide(dir, p.proto, p.port, p.remote);
+	s = cpu_stats();
+	if (s)
+		count_traffic(dir == OCB_INGRESS ? &s->ingress : &s->egress, d, skb->len);
+	return allows(d);
+}
+
+SEC("cgroup_skb/ingress")
+int ocb_ingress(struct __sk_buff *skb)
+{
+	return filter_skb(skb, OCB_INGRESS);
+}
+
+SEC("cgroup_skb/egress")
+int ocb_egress(struct __sk_buff *skb)
+{
+	return filter_skb(skb, OCB_EGRESS);
+}
+
+enum sock_hook { HOOK_CONNECT, HOOK_SENDMSG };
+
+/* @family is a constant: connect4/sendmsg4 may not read user_ip6. */
+static __always_inline int filter_sock_addr(struct bpf_sock_addr *ctx, enum sock_hook hook,
+					    int family)
+{
+	struct ocb_stats *s;
+	struct decision d;
+	__u8 remote[16];
+	__u16 port = bpf_ntohs((__u16)ctx->user_port);
+
+	if (family == AF_INET) {
+		__u32 ip4 = ctx->user_ip4;
+
+		/* Keep the context read a plain load at a constant offset. */
+		barrier_var(ip4);
+		map_ipv4(remote, ip4);
+	} else {
+		__u32 *w = (__u32 *)remote;
+
+		w[0] = ctx->user_ip6[0];
+		w[1] = ctx->user_ip6[1];
+		w[2] = ctx->user_ip6[2];
+		w[3] = ctx->user_ip6[3];
+	}
+	d = decide(OCB_EGRESS, ctx->protocol, port, remote);
+	s = cpu_stats();
+	if (s) {
+		if (hook == HOOK_CONNECT) {
+			if (d.verdict == OCB_DENY)
+				s->connects_denied++;
+			else
+				s->connects_allowed++;
+		} else {
+			if (d.verdict == OCB_DENY)
+				s->sends_denied++;
+			else
+				s->sends_allowed++;
+		}
+	}
+	return allows(d);
+}
+
+SEC("cgroup/connect4")
+int ocb_connect4(struct bpf_sock_addr *ctx)
+{
+	return filter_sock_addr(ctx, HOOK_CONNECT, AF_INET);
+}
+
+SEC("cgroup/connect6")
+int ocb_connect6(struct bpf_sock_addr *ctx)
+{
+	return filter_sock_addr(ctx, HOOK_CONNECT, AF_INET6);
+}
+
+SEC("cgroup/sendmsg4")
+int ocb_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	return filter_sock_addr(ctx, HOOK_SENDMSG, AF_INET);
+}
+
+SEC("cgroup/sendmsg6")
+int ocb_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	return filter_sock_addr(ctx, HOOK_SENDMSG, AF_INET6);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

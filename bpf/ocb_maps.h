@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Types shared by the BPF programs and the hook. Every map key and value
+ * is a named struct so that `bpftool map dump` prints named fields.
+ */
+#ifndef OCB_MAPS_H
+#define OCB_MAPS_H
+
+#include <linux/types.h>
+
+enum ocb_verdict {
+	OCB_ALLOW = 1,
+	OCB_DENY = 2,
+};
+
+enum ocb_dir {
+	OCB_INGRESS = 0,
+	OCB_EGRESS = 1,
+};
+
+/* Rule kinds in the rules trie: an address-only rule, or one that also
+ * names a protocol (and ports), reduced to a class by the ports trie. */
+enum ocb_rule_kind {
+	OCB_KIND_ADDR = 0,
+	OCB_KIND_CLASS = 1,
+};
+
+#define OCB_MODE_AUDIT 0x1
+
+/* Number of bits in an ocb_rule_key that precede the address. */
+#define OCB_RULE_KEY_HDR_BITS 40
+/* Number of bits in an ocb_port_key that precede the port. */
+#define OCB_PORT_KEY_HDR_BITS 32
+
+struct ocb_traffic {
+	__u64 packets_allowed;
+	__u64 bytes_allowed;
+	__u64 packets_denied;
+	__u64 bytes_denied;
+};
+
+/* One per-CPU value of the `stats` map (single entry, key 0). In audit
+ * mode the *_denied counters count what would have been denied. */
+struct ocb_stats {
+	struct ocb_traffic ingress;
+	struct ocb_traffic egress;
+	__u64 connects_allowed;
+	__u64 connects_denied;
+	__u64 sends_allowed;
+	__u64 sends_denied;
+};
+
+/*
+ * Key of the rules LPM trie. IPv4 addresses are stored IPv4-mapped
+ * (::ffff:a.b.c.d), so an IPv4 rule also matches an IPv6 socket talking
+ * to a mapped address, and one lookup path serves both families.
+ * `gen` selects one of two policy generations so that `apply` can load
+ * a new policy beside the live one and switch with a single write.
+ */
+struct ocb_rule_key {
+	__u32 prefixlen;
+	__u8 gen;
+	__u8 dir;
+	__be16 class;
+	__u8 kind;
+	__u8 addr[16];
+	__u8 pad[3];     /* never covered by prefixlen */
+};
+
+struct ocb_rule {
+	__u32 rule;      /* index of the rule in the profile, for tracing */
+	__u8 addr_bits;  /* prefix length of the address, 0..128 */
+	__u8 verdict;    /* enum ocb_verdict */
+	__u8 pad[2];
+};
+
+/* Key of the ports LPM trie: (gen, dir, protocol, port) -> class. */
+struct ocb_port_key {
+	__u32 prefixlen;
+	__u8 gen;
+	__u8 dir;
+	__u8 proto;
+	__u8 zero;
+	__be16 port;
+	__u8 pad[2];     /* never covered by prefixlen */
+};
+
+struct ocb_class {
+	__u32 class;
+};
+
+/* Per-generation settings (array indexed by generation). */
+struct ocb_conf {
+	__u8 default_verdict[2]; /* indexed by enum ocb_dir */
+	__u8 mode;               /* OCB_MODE_* */
+	__u8 pad;
+};
+
+/* The live generation: the one element of the `active` map. */
+struct ocb_active {
+	__u32 gen;
+};
+
+/* What the hook recorded at attach time: the one element of `info`. */
+struct ocb_info {
+	__u64 attach_time;  /* CLOCK_REALTIME, nanoseconds */
+	__u64 cgroup_id;
+	char profile[64];
+	char cgroup[432];   /* cgroup v2 path, truncated if longer */
+};
+
+#endif

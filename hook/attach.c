@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Loading, attaching and pinning a container's programs; unpinning them. */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "attach.h"
+#include "cgroup.h"
+#include "log.h"
+#include "ocb.skel.h"
+#include "ocb_maps.h"
+#include "pin.h"
+#include "policy.h"
+
+/* What gets pinned: links by attach point, maps by name. */
+struct link_spec {
+	const char *pin;
+	struct bpf_program *(*prog)(struct ocb *skel);
+};
+
+#define PROG_GETTER(name)                                                \
+	static struct bpf_program *prog_##name(struct ocb *skel)         \
+	{                                                                \
+		return skel->progs.ocb_##name;                           \
+	}
+PROG_GETTER(ingress)
+PROG_GETTER(egress)
+PROG_GETTER(connect4)
+PROG_GETTER(connect6)
+PROG_GETTER(sendmsg4)
+PROG_GETTER(sendmsg6)
+
+static const struct link_spec link_specs[] = {
+	{ "ingress", prog_ingress },   { "egress", prog_egress },
+	{ "connect4", prog_connect4 }, { "connect6", prog_connect6 },
+	{ "sendmsg4", prog_sendmsg4 }, { "sendmsg6", prog_sendmsg6 },
+};
+#define N_LINKS (sizeof(link_specs) / sizeof(link_specs[0]))
+
+struct attach_run {
+	const struct attach_opts *opts;
+	struct ocb *skel;
+	struct bpf_link *links[N_LINKS];
+	char *cgroup_dir;
+	struct pin_tree tree;
+	char staging[PATH_MAX];
+	int cgroup_fd;
+	int pidfd;
+	struct pin_lock lock;
+};
+
+static int pidfd_open_checked(pid_t pid, int *pidfd)
+{
+	if (pid <= 0)
+		return ocb_err(-EINVAL,
+			       "state has no positive \"pid\"; attach needs the container's process id");
+	*pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (*pidfd < 0) {
+		if (errno == ESRCH)
+			return ocb_err(-ESRCH, "process %d does not exist; did the container exit?",
+				       (int)pid);
+		return ocb_err(-errno, "cannot open process %d: %s", (int)pid, strerror(errno));
+	}
+	return 0;
+}
+
+/* Resolves the cgroup and opens it, making sure the pid was not reused. */
+static int open_container_cgroup(struct attach_run *run)
+{
+	int err = pidfd_open_checked(run->opts->pid, &run->pidfd);
+
+	if (err)
+		return err;
+	err = cg_resolve_pid(run->opts->pid, &run->cgroup_dir);
+	if (err)
+		return err;
+	run->cgroup_fd = open(run->cgroup_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (run->cgroup_fd < 0)
+		return ocb_err(-errno, "cannot open cgroup %s: %s", run->cgroup_dir, strerror(errno));
+	if (syscall(SYS_pidfd_send_signal, run->pidfd, 0, NULL, 0))
+		return ocb_err(-ESRCH, "process %d exited while its cgroup was resolved",
+			       (int)run->opts->pid);
+	return 0;
+}
+
+int ocb_pinned_cgroup_id(const char *dir, unsigned long long *cgroup_id)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	int fd, err;
+
+	snprintf(path, sizeof(path), "%s/ingress", dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	err = bpf_obj_get_info_by_fd(fd, &info, &len);
+	close(fd);
+	if (err)
+		return err;
+	/* The kernel clears a cgroup link's cgroup when the cgroup is removed. */
+	*cgroup_id = info.type == BPF_LINK_TYPE_CGROUP ? info.cgroup.cgroup_id : 0;
+	return 0;
+}
+
+/* Pins left by a container of the same id whose poststop never ran are
+ * replaced; pins whose cgroup still exists belong to a live container. */
+static int check_existing(struct attach_run *run, bool *stale)
+{
+	const char *id = run->opts->id;
+	unsigned long long cgid = 0;
+	char dir[PATH_MAX];
+	int err;
+
+	*stale = pin_exists(&run->tree, id);
+	if (!*stale)
+		return 0;
+	err = pin_container_dir(&run->tree, id, dir, sizeof(dir));
+	if (err)
+		return err;
+	if (!ocb_pinned_cgroup_id(dir, &cgid) && cgid != 0)
+		return ocb_err(-EEXIST,
+			       "container %s is already attached (%s, cgroup id %llu); run poststop for it first, or 'oci-cgroup-bpf-hook gc'",
+			       id, dir, cgid);
+	ocb_log_info("replacing stale pins of container %s", id);
+	return 0;
+}
+
+static int load_programs(struct attach_run *run)
+{
+	const struct ocb_policy *policy = run->opts->policy;
+	int err;
+
+	run->skel = ocb__open();
+	if (!run->skel)
+		return ocb_err(-errno, "cannot open the BPF object: %s", strerror(errno));
+	err = policy_size_maps(policy, run->skel->maps.rules, run->skel->maps.ports);
+	if (err)
+		return ocb_err(err, "cannot size the policy maps: %s", strerror(-err));
+	err = ocb__load(run->skel);
+	if (err)
+		return ocb_err(err,
+			       "the kernel refused our BPF programs: %s; run 'oci-cgroup-bpf-hook check' to see what this host lacks",
+			       strerror(-err));
+	return 0;
+}
+
+static int write_info(struct attach_run *run)
+{
+	struct ocb_info info = {};
+	struct timespec now;
+	struct stat st;
+	__u32 zero = 0;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	info.attach_time = (__u64)now.tv_sec * 1000000000ull + (__u64)now.tv_nsec;
+	if (!fstat(run->cgroup_fd, &st))
+		info.cgroup_id = st.st_ino;
+	snprintf(info.profile, sizeof(info.profile), "%s", run->opts->profile ? run->opts->profile : "");
+	snprintf(info.cgroup, sizeof(info.cgroup), "%s", run->cgroup_dir);
+	if (bpf_map_update_elem(bpf_map__fd(run->skel->maps.info), &zero, &info, BPF_ANY))
+		return ocb_err(-errno, "cannot write the info map: %s", strerror(errno));
+	return 0;
+}
+
+/* A pin's path: the staging directory and a short name. */
+#define PIN_PATH_MAX (PATH_MAX + 32)
+
+static int pin_map(struct attach_run *run, struct bpf_map *map)
+{
+	char path[PIN_PATH_MAX];
+	int err;
+
+	snprintf(path, sizeof(path), "%s/%s", run->staging, bpf_map__name(map));
+	err = bpf_map__pin(map, path);
+	if (err)
+		return ocb_err(err, "cannot pin map %s: %s", path, strerror(-err));
+	return 0;
+}
+
+static int attach_and_pin(struct attach_run *run)
+{
+	struct bpf_map *maps[] = { run->skel->maps.stats, run->skel->maps.active,
+				   run->skel->maps.conf,  run->skel->maps.rules,
+				   run->skel->maps.ports, run->skel->maps.info };
+	char path[PIN_PATH_MAX];
+	size_t i;
+	int err;
+
+	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+		err = pin_map(run, maps[i]);
+		if (err)
+			return err;
+	}
+	for (i = 0; i < N_LINKS; i++) {
+		struct bpf_program *prog = link_specs[i].prog(run->skel);
+
+		run->links[i] = bpf_program__attach_cgroup(prog, run->cgroup_fd);
+		if (!run->links[i]) {
+			err = -errno;
+			return ocb_err(err, "cannot attach %s to cgroup %s: %s", link_specs[i].pin,
+				       run->cgroup_dir, strerror(-err));
+		}
+		snprintf(path, sizeof(path), "%s/%s", run->staging, link_specs[i].pin);
+		err = bpf_link__pin(run->links[i], path);
+		if (err)
+			return ocb_err(err, "cannot pin link %s: %s", path, strerror(-err));
+	}
+	return 0;
+}
+
+static void attach_run_cleanup(struct attach_run *run, bool failed)
+{
+	size_t i;
+
+	/* On failure the staging pins go first, so destroying the links
+	 * below detaches them from the cgroup. */
+	if (failed && run->staging[0])
+		pin_remove_tree(run->staging);
+	for (i = 0; i < N_LINKS; i++)
+		bpf_link__destroy(run->links[i]);
+	ocb__destroy(run->skel);
+	pin_unlock_id(&run->lock, failed && !pin_exists(&run->tree, run->opts->id));
+	if (run->cgroup_fd >= 0)
+		close(run->cgroup_fd);
+	if (run->pidfd >= 0)
+		close(run->pidfd);
+	free(run->cgroup_dir);
+}
+
+static int attach_locked(struct attach_run *run)
+{
+	bool stale = false;
+	int err;
+
+	err = check_existing(run, &stale);
+	if (!err)
+		err = load_programs(run);
+	if (!err)
+		err = policy_write_maps(run->opts->policy, &(struct policy_maps){
+			.active = bpf_map__fd(run->skel->maps.active),
+			.conf = bpf_map__fd(run->skel->maps.conf),
+			.rules = bpf_map__fd(run->skel->maps.rules),
+			.ports = bpf_map__fd(run->skel->maps.ports),
+		});
+	if (!err)
+		err = write_info(run);
+	if (!err)
+		err = pin_staging_create(&run->tree, run->staging, sizeof(run->staging));
+	if (!err)
+		err = attach_and_pin(run);
+	if (!err && stale)
+		err = pin_retire(&run->tree, run->opts->id);
+	if (!err)
+		err = pin_publish(&run->tree, run->staging, run->opts->id);
+	return err;
+}
+
+int ocb_attach(const struct attach_opts *opts)
+{
+	struct attach_run run = { .opts = opts, .cgroup_fd = -1, .pidfd = -1, .lock = { .fd = -1 } };
+	int err;
+
+	err = open_container_cgroup(&run);
+	if (!err)
+		err = pin_tree_prepare(&run.tree, opts->bpffs);
+	if (!err)
+		err = pin_lock_id(opts->id, &run.lock);
+	if (!err)
+		err = attach_locked(&run);
+	if (!err)
+		ocb_log_info("attached container %s (cgroup %s, profile %s)", opts->id,
+			     run.cgroup_dir, opts->profile ? opts->profile : "(none)");
+	attach_run_cleanup(&run, err != 0);
+	return err;
+}
+
+int ocb_detach(const char *bpffs, const char *id)
+{
+	struct pin_lock lock = { .fd = -1 };
+	struct pin_tree tree;
+	int err;
+
+	err = pin_tree_init(&tree, bpffs);
+	if (!err)
+		err = pin_lock_id(id, &lock);
+	if (!err) {
+		bool had = pin_exists(&tree, id);
+
+		err = pin_retire(&tree, id);
+		if (!err && had)
+			ocb_log_info("detached container %s", id);
+	}
+	pin_unlock_id(&lock, !err);
+	return err;
+}

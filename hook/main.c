@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * oci-cgroup-bpf-hook: an OCI hook that attaches per-container BPF packet
+ * policy and accounting to a container's cgroup v2 directory.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "attach.h"
+#include "log.h"
+#include "state.h"
+
+#define DEFAULT_BPFFS "/sys/fs/bpf"
+#define DEFAULT_CONFIG_DIR "/etc/oci-cgroup-bpf-hook"
+
+struct options {
+	const char *bpffs;
+	const char *config_dir;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: " OCB_NAME " [OPTIONS] STAGE < STATE\n"
+		"\n"
+		"An OCI hook: attaches BPF packet policy and accounting to a container's\n"
+		"cgroup v2 directory and pins it under BPFFS/" OCB_NAME "/ID/.\n"
+		"The container's OCI state JSON is read from standard input.\n"
+		"\n"
+		"Stages:\n"
+		"  prestart, createRuntime  attach the programs (runtime namespace)\n"
+		"  poststop                 detach and unpin them\n"
+		"  (no stage)               detach if the state's status is \"stopped\"\n"
+		"\n"
+		"Options:\n"
+		"  --bpffs DIR       bpffs mount point (default " DEFAULT_BPFFS "; mounted if needed)\n"
+		"  --config-dir DIR  configuration and profiles (default " DEFAULT_CONFIG_DIR ")\n"
+		"  -h, --help        show this help\n"
+		"  -V, --version     show the version\n"
+		"\n"
+		"Exit status: 0 on success, 1 on error (one line on stderr and in syslog).\n"
+		"See oci-cgroup-bpf-hook(1).\n");
+}
+
+/* cgroup BPF needs CAP_SYS_ADMIN in the initial user namespace. */
+static int check_host_root(void)
+{
+	char line[128] = "";
+	FILE *f;
+	unsigned long inner, outer, count;
+
+	if (geteuid() != 0)
+		return ocb_err(-EPERM,
+			       "must run as root: cgroup BPF needs root on the host (rootless containers are not supported)");
+	f = fopen("/proc/self/uid_map", "re");
+	if (f) {
+		if (!fgets(line, sizeof(line), f))
+			line[0] = '\0';
+		fclose(f);
+	}
+	if (sscanf(line, "%lu %lu %lu", &inner, &outer, &count) != 3 || inner != 0 || outer != 0 ||
+	    count != 4294967295ul)
+		return ocb_err(-EPERM,
+			       "running in a user namespace: cgroup BPF needs root on the host (rootless containers are not supported)");
+	return 0;
+}
+
+static int stage_attach(const struct options *o, const struct oci_state *st)
+{
+	struct attach_opts ao = {
+		.bpffs = o->bpffs,
+		.id = st->id,
+		.pid = st->pid,
+	};
+	int err = check_host_root();
+
+	if (err)
+		return err;
+	if (st->pid <= 0)
+		return ocb_err(-EINVAL,
+			       "state has no positive \"pid\"; attach needs the container's process id");
+	return ocb_attach(&ao);
+}
+
+/* Poststop never fails a container's teardown over our state. */
+static int stage_detach(const struct options *o, const struct oci_state *st)
+{
+	int err = check_host_root();
+
+	if (!err)
+		err = ocb_detach(o->bpffs, st->id);
+	if (err) {
+		ocb_report_error(err);
+		ocb_err_clear();
+	}
+	return 0;
+}
+
+enum stage_kind { STAGE_ATTACH, STAGE_DETACH, STAGE_REFUSED, STAGE_UNKNOWN };
+
+static enum stage_kind classify_stage(const char *s)
+{
+	static const char *const refused[] = { "createContainer", "startContainer", "poststart",
+						"prestop" };
+	size_t i;
+
+	if (!strcmp(s, "prestart") || !strcmp(s, "createRuntime"))
+		return STAGE_ATTACH;
+	if (!strcmp(s, "poststop"))
+		return STAGE_DETACH;
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		if (!strcmp(s, refused[i]))
+			return STAGE_REFUSED;
+	return STAGE_UNKNOWN;
+}
+
+static int run_stage(const struct options *o, const char *stage)
+{
+	struct oci_state st;
+	enum stage_kind kind = STAGE_UNKNOWN;
+	int err;
+
+	if (stage) {
+		kind = classify_stage(stage);
+		if (kind == STAGE_REFUSED)
+			return ocb_err(-EINVAL,
+				       "stage %s is not supported: it runs in the container's namespaces; use prestart or createRuntime to attach and poststop to detach",
+				       stage);
+		if (kind == STAGE_UNKNOWN)
+			return ocb_err(-EINVAL,
+				       "unknown stage or command '%s'; stages are prestart, createRuntime and poststop (see --help)",
+				       stage);
+	}
+	err = oci_state_read_fd(STDIN_FILENO, &st);
+	if (err)
+		return err;
+	if (!stage) {
+		if (st.status && !strcmp(st.status, "stopped")) {
+			kind = STAGE_DETACH;
+		} else {
+			oci_state_free(&st);
+			return ocb_err(-EINVAL,
+				       "no stage given and the state's status is not \"stopped\"; pass the stage (prestart, createRuntime or poststop) in the hook's args");
+		}
+	}
+	err = kind == STAGE_ATTACH ? stage_attach(o, &st) : stage_detach(o, &st);
+	oci_state_free(&st);
+	return err;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option long_opts[] = {
+		{ "bpffs", required_argument, NULL, 'b' },
+		{ "config-dir", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	struct options o = { .bpffs = DEFAULT_BPFFS, .config_dir = DEFAULT_CONFIG_DIR };
+	int c, err;
+
+	ocb_log_open();
+	while ((c = getopt_long(argc, argv, "+hV", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'b':
+			o.bpffs = optarg;
+			break;
+		case 'c':
+			o.config_dir = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf(OCB_NAME " %s\n", OCB_VERSION);
+			return 0;
+		default:
+			fprintf(stderr, OCB_NAME ": unknown option; see --help\n");
+			return 2;
+		}
+	}
+	if (optind + 1 < argc) {
+		fprintf(stderr, OCB_NAME ": too many arguments; see --help\n");
+		return 2;
+	}
+	err = run_stage(&o, optind < argc ? argv[optind] : NULL);
+	if (err) {
+		ocb_report_error(err);
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef OCB_PIN_H
+#define OCB_PIN_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define OCB_PIN_SUBDIR "oci-cgroup-bpf-hook"
+/* Staging and trash directories live beside the tree, never in it. */
+#define OCB_WORK_SUBDIR "oci-cgroup-bpf-hook-work"
+#define OCB_LOCK_DIR "/run/oci-cgroup-bpf-hook"
+
+/* The pin tree on one bpffs. */
+struct pin_tree {
+	char base[PATH_MAX]; /* <bpffs>/oci-cgroup-bpf-hook */
+	char work[PATH_MAX]; /* <bpffs>/oci-cgroup-bpf-hook-work */
+};
+
+/* A per-container lock: attach and detach of one id serialise on it. */
+struct pin_lock {
+	int fd;
+	char path[PATH_MAX];
+};
+
+/* Fills @t for @bpffs without touching the file system. */
+int pin_tree_init(struct pin_tree *t, const char *bpffs);
+/* pin_tree_init(), then mounts bpffs if needed and creates the tree. */
+int pin_tree_prepare(struct pin_tree *t, const char *bpffs);
+
+/*
+ * bpffs refuses '.' in names, and container ids may hold dots: a
+ * container's directory name is its id with '%' and '.' written as
+ * "%25" and "%2e". Returns -ENAMETOOLONG if the result does not fit.
+ */
+int pin_name_encode(const char *id, char *name, size_t size);
+int pin_name_decode(const char *name, char *id, size_t size);
+/* <base>/<encoded id> */
+int pin_container_dir(const struct pin_tree *t, const char *id, char *dir, size_t size);
+
+int pin_lock_id(const char *id, struct pin_lock *lock);
+/* Drops the lock; with @forget, also removes its file (the id is gone). */
+void pin_unlock_id(struct pin_lock *lock, bool forget);
+
+/* Creates a private staging directory (named after our pid). */
+int pin_staging_create(const struct pin_tree *t, char *dir, size_t size);
+/* Moves a staging directory into place as @id, in one rename. */
+int pin_publish(const struct pin_tree *t, const char *staging, const char *id);
+/* Takes @id out of view with one rename, then removes its pins. */
+int pin_retire(const struct pin_tree *t, const char *id);
+/* Unlinks every pin in @dir, then @dir itself. */
+int pin_remove_tree(const char *dir);
+bool pin_exists(const struct pin_tree *t, const char *id);
+/* True for a work directory whose hook process no longer runs. */
+bool pin_work_abandoned(const char *name);
+
+#endif
