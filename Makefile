@@ -2,7 +2,7 @@
 VERSION    := 0.1.0
 PREFIX     ?= /usr
 DESTDIR    ?=
-BUILD      := build
+BUILD      ?= build
 CC         ?= cc
 CLANG      ?= clang
 BPFTOOL    ?= bpftool
@@ -58,8 +58,8 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB_OBJS) | $(BUILD)
 deps:
 	@./tests/deps.sh
 
-unit: $(UNIT_BINS)
-	@./tests/run-unit.sh $(UNIT_BINS)
+unit: all $(UNIT_BINS)
+	@./tests/run-all.sh --unit
 
 check: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BINS)
@@ -80,3 +80,6 @@ format:
 
 clean:
 	rm -rf $(BUILD)
+
+# install, uninstall, deb, rpm, check-package
+-include packaging/install.mk

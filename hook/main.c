@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "attach.h"
+#include "cli.h"
 #include "log.h"
 #include "state.h"
 
@@ -21,6 +22,23 @@
 struct options {
 	const char *bpffs;
 	const char *config_dir;
+	bool json;
+};
+
+struct verb {
+	const char *name;
+	int (*run)(const struct cli_ctx *ctx, int argc, char **argv);
+	const char *summary;
+};
+
+static const struct verb verbs[] = {
+	{ "apply", cmd_apply, "apply ID PROFILE  switch a running container to another profile" },
+	{ "trace", cmd_trace, "trace [ID...]     stream connect and drop events as they happen" },
+	{ "stats", cmd_stats, "stats [ID...]     counters per container (--prometheus)" },
+	{ "list", cmd_list, "list              attached containers" },
+	{ "show", cmd_show, "show ID           everything about one container, read from the kernel" },
+	{ "gc", cmd_gc, "gc                remove pins of containers whose cgroup is gone (--dry-run)" },
+	{ "check", cmd_check, "check             preflight of this host" },
 };
 
 static void usage(FILE *out)
@@ -37,13 +55,22 @@ static void usage(FILE *out)
 		"  poststop                 detach and unpin them\n"
 		"  (no stage)               detach if the state's status is \"stopped\"\n"
 		"\n"
+		"Usage: " OCB_NAME " [OPTIONS] COMMAND [ARGS]\n"
+		"\n"
+		"Commands (COMMAND --help for each):\n");
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		fprintf(out, "  %s\n", verbs[i].summary);
+	fprintf(out,
+		"\n"
 		"Options:\n"
 		"  --bpffs DIR       bpffs mount point (default " DEFAULT_BPFFS "; mounted if needed)\n"
 		"  --config-dir DIR  configuration and profiles (default " DEFAULT_CONFIG_DIR ")\n"
+		"  -j, --json        JSON output (commands)\n"
 		"  -h, --help        show this help\n"
 		"  -V, --version     show the version\n"
 		"\n"
-		"Exit status: 0 on success, 1 on error (one line on stderr and in syslog).\n"
+		"Exit status: 0 on success, 1 on error (one line on stderr and, for stages,\n"
+		"in syslog), 2 on a usage error.\n"
 		"See oci-cgroup-bpf-hook(1).\n");
 }
 
@@ -153,11 +180,22 @@ static int run_stage(const struct options *o, const char *stage)
 	return err;
 }
 
+static const struct verb *find_verb(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (!strcmp(verbs[i].name, name))
+			return &verbs[i];
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option long_opts[] = {
 		{ "bpffs", required_argument, NULL, 'b' },
 		{ "config-dir", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -166,13 +204,16 @@ int main(int argc, char **argv)
 	int c, err;
 
 	ocb_log_open();
-	while ((c = getopt_long(argc, argv, "+hV", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+jhV", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'b':
 			o.bpffs = optarg;
 			break;
 		case 'c':
 			o.config_dir = optarg;
+			break;
+		case 'j':
+			o.json = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -183,6 +224,23 @@ int main(int argc, char **argv)
 		default:
 			fprintf(stderr, OCB_NAME ": unknown option; see --help\n");
 			return 2;
+		}
+	}
+	if (optind < argc) {
+		const struct verb *v = find_verb(argv[optind]);
+
+		if (v) {
+			struct cli_ctx ctx = { o.bpffs, o.config_dir, o.json };
+
+			optind++;
+			err = v->run(&ctx, argc - optind + 1, argv + optind - 1);
+			if (err == CLI_USAGE)
+				return 2;
+			if (err) {
+				ocb_report_error(err);
+				return 1;
+			}
+			return 0;
 		}
 	}
 	if (optind + 1 < argc) {
