@@ -18,6 +18,7 @@
 #include <linux/ipv6.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_tracing.h>
 #include "ocb_maps.h"
 
 #define SOCK_STREAM 1
@@ -102,6 +103,19 @@ static __always_inline int has_ports(__u8 proto)
 	       proto == IPPROTO_UDPLITE || proto == IPPROTO_SCTP;
 }
 
+/* The live generation's settings, or NULL; @gen receives the generation. */
+static __always_inline struct ocb_conf *live_conf(__u32 *gen)
+{
+	struct ocb_active *act;
+	__u32 zero = 0;
+
+	act = bpf_map_lookup_elem(&active, &zero);
+	if (!act)
+		return NULL;
+	*gen = act->gen & 1;
+	return bpf_map_lookup_elem(&conf, gen);
+}
+
 static __always_inline struct decision decide(__u8 dir, __u8 proto, __u16 port,
 					      const __u8 remote[16])
 {
@@ -109,16 +123,11 @@ static __always_inline struct decision decide(__u8 dir, __u8 proto, __u16 port,
 	struct ocb_rule_key key = {};
 	struct ocb_port_key pkey = {};
 	struct ocb_rule *best, *r;
-	struct ocb_active *act;
 	struct ocb_class *cls;
 	struct ocb_conf *c;
-	__u32 zero = 0, gen;
+	__u32 gen = 0;
 
-	act = bpf_map_lookup_elem(&active, &zero);
-	if (!act)
-		return d;
-	gen = act->gen & 1;
-	c = bpf_map_lookup_elem(&conf, &gen);
+	c = live_conf(&gen);
 	if (!c)
 		return d;
 	d.enforce = !(c->mode & OCB_MODE_AUDIT);
@@ -138,7 +147,7 @@ static __always_inline struct decision decide(__u8 dir, __u8 proto, __u16 port,
 	cls = bpf_map_lookup_elem(&ports, &pkey);
 	if (cls) {
 		key.kind = OCB_KIND_CLASS;
-		key.class = bpf_htons(cls->class);
+		key.class = (__u16)cls->class;
 		r = bpf_map_lookup_elem(&rules, &key);
 		/* At equal prefix, a rule with protocol/ports wins. */
 		if (r && (!best || r->addr_bits >= best->addr_bits))
@@ -335,6 +344,37 @@ SEC("cgroup/sendmsg6")
 int ocb_sendmsg6(struct bpf_sock_addr *ctx)
 {
 	return filter_sock_addr(ctx, HOOK_SENDMSG, AF_INET6);
+}
+
+/*
+ * Packet sockets never reach the IP layer, so no cgroup_skb program sees
+ * their traffic: deny creating them. Loaded only for profiles that ask,
+ * as resolving an LSM hook makes libbpf parse the kernel's BTF.
+ */
+SEC("lsm_cgroup/socket_create")
+int BPF_PROG(ocb_sock_create, int family, int type, int protocol, int kern)
+{
+	struct ocb_conf *c;
+	struct ocb_stats *s;
+	int deny = 0;
+
+	__u32 gen;
+
+	if (kern)
+		return 1;
+	c = live_conf(&gen);
+	if (!c)
+		return 1;
+	if (family == AF_PACKET)
+		deny = c->sockets & OCB_SOCK_DENY_PACKET;
+	else if ((family == AF_INET || family == AF_INET6) && (type & 0xf) == SOCK_RAW)
+		deny = c->sockets & OCB_SOCK_DENY_RAW;
+	if (!deny)
+		return 1;
+	s = cpu_stats();
+	if (s)
+		s->sockets_denied++;
+	return (c->mode & OCB_MODE_AUDIT) ? 1 : 0;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -27,6 +27,14 @@ enum ocb_rule_kind {
 
 #define OCB_MODE_AUDIT 0x1
 
+/* Socket creation the profile denies (needs the BPF LSM). */
+#define OCB_SOCK_DENY_PACKET 0x1
+#define OCB_SOCK_DENY_RAW 0x2
+
+/* What the profile traces (events reach `trace` only while it runs). */
+#define OCB_TRACE_CONNECTS 0x1
+#define OCB_TRACE_DROPS 0x2
+
 /* Number of bits in an ocb_rule_key that precede the address. */
 #define OCB_RULE_KEY_HDR_BITS 40
 /* Number of bits in an ocb_port_key that precede the port. */
@@ -48,6 +56,7 @@ struct ocb_stats {
 	__u64 connects_denied;
 	__u64 sends_allowed;
 	__u64 sends_denied;
+	__u64 sockets_denied;
 };
 
 /*
@@ -61,7 +70,7 @@ struct ocb_rule_key {
 	__u32 prefixlen;
 	__u8 gen;
 	__u8 dir;
-	__be16 class;
+	__u16 class;     /* fully covered by every prefix: host order */
 	__u8 kind;
 	__u8 addr[16];
 	__u8 pad[3];     /* never covered by prefixlen */
@@ -93,7 +102,9 @@ struct ocb_class {
 struct ocb_conf {
 	__u8 default_verdict[2]; /* indexed by enum ocb_dir */
 	__u8 mode;               /* OCB_MODE_* */
-	__u8 pad;
+	__u8 sockets;            /* OCB_SOCK_DENY_* */
+	__u8 trace;              /* OCB_TRACE_* */
+	__u8 pad[3];
 };
 
 /* The live generation: the one element of the `active` map. */

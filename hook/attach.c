@@ -17,6 +17,7 @@
 
 #include "attach.h"
 #include "cgroup.h"
+#include "host.h"
 #include "log.h"
 #include "ocb.skel.h"
 #include "ocb_maps.h"
@@ -40,11 +41,14 @@ PROG_GETTER(connect4)
 PROG_GETTER(connect6)
 PROG_GETTER(sendmsg4)
 PROG_GETTER(sendmsg6)
+PROG_GETTER(sock_create)
 
+/* "sockets" (the LSM program) comes last: only some profiles load it. */
 static const struct link_spec link_specs[] = {
 	{ "ingress", prog_ingress },   { "egress", prog_egress },
 	{ "connect4", prog_connect4 }, { "connect6", prog_connect6 },
 	{ "sendmsg4", prog_sendmsg4 }, { "sendmsg6", prog_sendmsg6 },
+	{ "sockets", prog_sock_create },
 };
 #define N_LINKS (sizeof(link_specs) / sizeof(link_specs[0]))
 
@@ -148,6 +152,12 @@ static int load_programs(struct attach_run *run)
 	err = policy_size_maps(policy, run->skel->maps.rules, run->skel->maps.ports);
 	if (err)
 		return ocb_err(err, "cannot size the policy maps: %s", strerror(-err));
+	if (policy && policy->sockets) {
+		err = host_bpf_lsm_check();
+		if (err)
+			return err;
+	}
+	bpf_program__set_autoload(run->skel->progs.ocb_sock_create, policy && policy->sockets);
 	err = ocb__load(run->skel);
 	if (err)
 		return ocb_err(err,
@@ -206,6 +216,8 @@ static int attach_and_pin(struct attach_run *run)
 	for (i = 0; i < N_LINKS; i++) {
 		struct bpf_program *prog = link_specs[i].prog(run->skel);
 
+		if (!bpf_program__autoload(prog))
+			continue;
 		run->links[i] = bpf_program__attach_cgroup(prog, run->cgroup_fd);
 		if (!run->links[i]) {
 			err = -errno;

@@ -13,6 +13,8 @@
 
 #include "attach.h"
 #include "cli.h"
+#include "config.h"
+#include "policy.h"
 #include "log.h"
 #include "state.h"
 
@@ -97,6 +99,19 @@ static int check_host_root(void)
 	return 0;
 }
 
+/* The container's compiled policy (NULL: accounting only) and its name. */
+static int select_policy(const struct options *o, const struct ocb_config *cfg,
+			 const struct oci_state *st, struct ocb_policy **pol, const char **name)
+{
+	int err;
+
+	*pol = NULL;
+	err = config_select_profile(cfg, oci_state_annotation(st, OCB_ANNOTATION_PROFILE), name);
+	if (err || !*name)
+		return err;
+	return config_load_policy(o->config_dir, *name, pol);
+}
+
 static int stage_attach(const struct options *o, const struct oci_state *st)
 {
 	struct attach_opts ao = {
@@ -104,14 +119,34 @@ static int stage_attach(const struct options *o, const struct oci_state *st)
 		.id = st->id,
 		.pid = st->pid,
 	};
-	int err = check_host_root();
+	struct ocb_policy *pol = NULL;
+	struct ocb_config cfg;
+	int err;
 
+	err = check_host_root();
 	if (err)
 		return err;
 	if (st->pid <= 0)
 		return ocb_err(-EINVAL,
 			       "state has no positive \"pid\"; attach needs the container's process id");
-	return ocb_attach(&ao);
+	err = config_load(o->config_dir, &cfg);
+	if (err)
+		return err;
+	err = select_policy(o, &cfg, st, &pol, &ao.profile);
+	if (!err) {
+		ao.policy = pol;
+		err = ocb_attach(&ao);
+	}
+	/* "on_error": "allow" lets the container start; the error is logged. */
+	if (err && cfg.on_error_allow) {
+		ocb_log_warn("container %s starts without its policy (on_error is allow): %s",
+			     st->id, ocb_err_msg()[0] ? ocb_err_msg() : strerror(-err));
+		ocb_err_clear();
+		err = 0;
+	}
+	policy_free(pol);
+	config_free(&cfg);
+	return err;
 }
 
 /* Poststop never fails a container's teardown over our state. */

@@ -37,6 +37,8 @@ static int write_generation(const struct ocb_policy *p, const struct policy_maps
 		conf.default_verdict[OCB_INGRESS] = p->default_verdict[OCB_INGRESS];
 		conf.default_verdict[OCB_EGRESS] = p->default_verdict[OCB_EGRESS];
 		conf.mode = p->mode;
+		conf.sockets = p->sockets;
+		conf.trace = p->trace;
 		for (i = 0; i < p->n_rules; i++) {
 			struct ocb_rule_key k = p->rules[i].key;
 

@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The administrator's configuration: config.json and profiles/. Only
+ * root-owned files that nobody else can write are trusted, and nothing a
+ * container author controls can name a file outside profiles/.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "compile.h"
+#include "config.h"
+#include "log.h"
+#include "profile.h"
+
+#define CONFIG_FILE_MAX (1024 * 1024)
+
+static int check_owner_mode(const char *path, const struct stat *st)
+{
+	if (st->st_uid != 0)
+		return ocb_err(-EPERM, "%s is owned by uid %u, not root; chown root %s", path,
+			       (unsigned int)st->st_uid, path);
+	if (st->st_mode & (S_IWGRP | S_IWOTH))
+		return ocb_err(-EPERM, "%s is writable by group or others; chmod go-w %s", path,
+			       path);
+	return 0;
+}
+
+static int trusted_dir(const char *path, char *real)
+{
+	struct stat st;
+
+	if (!realpath(path, real)) {
+		if (errno == ENOENT)
+			return -ENOENT; /* silent: callers decide what absence means */
+		return ocb_err(-errno, "cannot resolve %s: %s", path, strerror(errno));
+	}
+	if (stat(real, &st))
+		return ocb_err(-errno, "cannot stat %s: %s", real, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return ocb_err(-ENOTDIR, "%s is not a directory", path);
+	return check_owner_mode(path, &st);
+}
+
+static int read_all(int fd, const char *path, size_t size, char **buf, size_t *len)
+{
+	size_t got = 0;
+
+	*buf = malloc(size + 1);
+	if (!*buf)
+		return -ENOMEM;
+	while (got < size) {
+		ssize_t n = read(fd, *buf + got, size - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int err = n < 0 ? -errno : -EIO;
+
+			free(*buf);
+			*buf = NULL;
+			return ocb_err(err, "cannot read %s: %s", path, strerror(-err));
+		}
+		got += (size_t)n;
+	}
+	(*buf)[got] = '\0';
+	*len = got;
+	return 0;
+}
+
+int config_read_trusted(const char *dir, const char *within, const char *rel, size_t max,
+			char **buf, size_t *len)
+{
+	char rdir[PATH_MAX], rwithin[PATH_MAX + 2], path[PATH_MAX], real[PATH_MAX];
+	struct stat st;
+	size_t lw;
+	int fd, err;
+
+	err = trusted_dir(dir, rdir);
+	if (err)
+		return err;
+	snprintf(path, sizeof(path), "%s/%s", dir, within);
+	err = within[0] ? trusted_dir(path, rwithin) : 0;
+	if (err)
+		return err;
+	if (!within[0])
+		snprintf(rwithin, sizeof(rwithin), "%s", rdir);
+	if (snprintf(path, sizeof(path), "%s/%s%s%s", dir, within, within[0] ? "/" : "", rel) >=
+	    (int)sizeof(path))
+		return ocb_err(-ENAMETOOLONG, "path of %s is too long", rel);
+	if (!realpath(path, real))
+		return errno == ENOENT ? -ENOENT :
+					 ocb_err(-errno, "cannot resolve %s: %s", path, strerror(errno));
+	lw = strlen(rwithin);
+	if (strncmp(real, rwithin, lw) != 0 || real[lw] != '/')
+		return ocb_err(-EPERM, "%s leads to %s, outside %s; profiles must stay inside it",
+			       path, real, rwithin);
+	fd = open(real, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return ocb_err(-errno, "cannot open %s: %s", path, strerror(errno));
+	err = fstat(fd, &st) ? -errno : 0;
+	if (!err && !S_ISREG(st.st_mode))
+		err = ocb_err(-EINVAL, "%s is not a regular file", path);
+	if (!err)
+		err = check_owner_mode(path, &st);
+	if (!err && (size_t)st.st_size > max)
+		err = ocb_err(-EFBIG, "%s is larger than %zu bytes", path, max);
+	if (!err)
+		err = read_all(fd, path, (size_t)st.st_size, buf, len);
+	close(fd);
+	return err;
+}
+
+static int parse_allowed(json_t *v, const char *origin, struct ocb_config *cfg)
+{
+	size_t i;
+	json_t *e;
+
+	if (!json_is_array(v))
+		return ocb_err(-EINVAL, "%s: \"allowed_profiles\" must be an array of names", origin);
+	cfg->allowed = calloc(json_array_size(v) + 1, sizeof(char *));
+	if (!cfg->allowed)
+		return -ENOMEM;
+	json_array_foreach(v, i, e) {
+		if (!json_is_string(e) || !profile_name_valid(json_string_value(e)))
+			return ocb_err(-EINVAL, "%s: allowed_profiles[%zu] is not a valid profile name",
+				       origin, i);
+		cfg->allowed[cfg->n_allowed] = strdup(json_string_value(e));
+		if (!cfg->allowed[cfg->n_allowed++])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int parse_config(json_t *root, const char *origin, struct ocb_config *cfg)
+{
+	const char *key;
+	json_t *v;
+	int err = 0;
+
+	if (!json_is_object(root))
+		return ocb_err(-EINVAL, "%s: the configuration must be a JSON object", origin);
+	json_object_foreach(root, key, v) {
+		if (!strcmp(key, "default_profile")) {
+			if (!json_is_string(v) || !profile_name_valid(json_string_value(v)))
+				return ocb_err(-EINVAL, "%s: \"default_profile\" is not a valid profile name",
+					       origin);
+			cfg->default_profile = strdup(json_string_value(v));
+			if (!cfg->default_profile)
+				return -ENOMEM;
+		} else if (!strcmp(key, "allowed_profiles")) {
+			err = parse_allowed(v, origin, cfg);
+		} else if (!strcmp(key, "on_error")) {
+			const char *s = json_is_string(v) ? json_string_value(v) : "";
+
+			if (strcmp(s, "refuse") && strcmp(s, "allow"))
+				return ocb_err(-EINVAL, "%s: \"on_error\" must be \"refuse\" or \"allow\"",
+					       origin);
+			cfg->on_error_allow = !strcmp(s, "allow");
+		} else {
+			return ocb_err(-EINVAL,
+				       "%s: unknown key \"%s\" (known: default_profile, allowed_profiles, on_error)",
+				       origin, key);
+		}
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int config_load(const char *dir, struct ocb_config *cfg)
+{
+	char origin[PATH_MAX + 16];
+	json_error_t jerr;
+	json_t *root;
+	size_t len;
+	char *buf;
+	int err;
+
+	memset(cfg, 0, sizeof(*cfg));
+	err = config_read_trusted(dir, "", "config.json", CONFIG_FILE_MAX, &buf, &len);
+	if (err == -ENOENT)
+		return 0; /* built-in defaults */
+	if (err)
+		return err;
+	snprintf(origin, sizeof(origin), "%s/config.json", dir);
+	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	free(buf);
+	if (!root)
+		return ocb_err(-EINVAL, "%s:%d:%d: %s", origin, jerr.line, jerr.column, jerr.text);
+	err = parse_config(root, origin, cfg);
+	json_decref(root);
+	if (err)
+		config_free(cfg);
+	return err;
+}
+
+void config_free(struct ocb_config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->n_allowed; i++)
+		free(cfg->allowed[i]);
+	free(cfg->allowed);
+	free(cfg->default_profile);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+int config_select_profile(const struct ocb_config *cfg, const char *annotation,
+			  const char **name)
+{
+	size_t i;
+
+	*name = NULL;
+	if (!annotation) {
+		*name = cfg->default_profile;
+		return 0;
+	}
+	if (!profile_name_valid(annotation))
+		return ocb_err(-EINVAL,
+			       "annotation " OCB_ANNOTATION_PROFILE " must name an installed profile ([a-z0-9][a-z0-9._-]{0,62}); ask the administrator which exist");
+	if (cfg->allowed) {
+		for (i = 0; i < cfg->n_allowed && strcmp(cfg->allowed[i], annotation); i++)
+			;
+		if (i == cfg->n_allowed)
+			return ocb_err(-EPERM,
+				       "profile '%s' is not in allowed_profiles of this host; pick an allowed profile",
+				       annotation);
+	}
+	*name = annotation;
+	return 0;
+}
+
+int config_load_profile(const char *dir, const char *name, struct profile *prof)
+{
+	char rel[OCB_PROFILE_NAME_MAX + 8], origin[PATH_MAX + 96];
+	size_t len;
+	char *buf;
+	int err;
+
+	if (!profile_name_valid(name))
+		return ocb_err(-EINVAL, "'%s' is not a valid profile name", name);
+	snprintf(rel, sizeof(rel), "%s.json", name);
+	err = config_read_trusted(dir, "profiles", rel, OCB_PROFILE_FILE_MAX, &buf, &len);
+	if (err == -ENOENT)
+		return ocb_err(-ENOENT, "unknown profile '%s': %s/profiles/%s does not exist", name,
+			       dir, rel);
+	if (err)
+		return err;
+	snprintf(origin, sizeof(origin), "%s/profiles/%s", dir, rel);
+	err = profile_parse(buf, len, origin, prof);
+	free(buf);
+	return err;
+}
+
+int config_load_policy(const char *dir, const char *name, struct ocb_policy **pol)
+{
+	struct profile prof;
+	int err = config_load_profile(dir, name, &prof);
+
+	if (err)
+		return err;
+	err = policy_compile(&prof, name, pol);
+	profile_free(&prof);
+	return err;
+}
