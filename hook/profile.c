@@ -93,7 +93,7 @@ int parse_cidr(const char *s, __u8 addr[16], __u8 *bits)
 
 static int cmp_range(const void *a, const void *b)
 {
-	const struct port_range *x = a, *y = b;
+	const struct port_span *x = a, *y = b;
 
 	return x->lo != y->lo ? (x->lo < y->lo ? -1 : 1) : (x->hi < y->hi ? -1 : x->hi > y->hi);
 }
@@ -114,16 +114,16 @@ static int parse_port_number(const char **s, __u16 *port)
 	return 0;
 }
 
-int parse_ports(const char *s, struct port_range **ranges, size_t *n)
+int parse_ports(const char *s, struct port_span **ranges, size_t *n)
 {
-	struct port_range *r = NULL;
+	struct port_span *r = NULL;
 	size_t cnt = 0, cap = 0, i, out;
 	int err = 0;
 
 	*ranges = NULL;
 	*n = 0;
 	while (!err) {
-		struct port_range pr;
+		struct port_span pr;
 
 		while (*s == ' ')
 			s++;
@@ -142,7 +142,7 @@ int parse_ports(const char *s, struct port_range **ranges, size_t *n)
 			break;
 		}
 		if (cnt == cap) {
-			struct port_range *bigger;
+			struct port_span *bigger;
 
 			cap = cap ? 2 * cap : 8;
 			bigger = realloc(r, cap * sizeof(*r));

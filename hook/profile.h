@@ -11,7 +11,7 @@
 /* A 100,000-rule profile is a few MiB; this only stops runaway files. */
 #define OCB_PROFILE_FILE_MAX (64 * 1024 * 1024)
 
-struct port_range {
+struct port_span {
 	__u16 lo, hi;
 };
 
@@ -32,7 +32,7 @@ struct rule {
 	__u8 proto;          /* IPPROTO_*, 0 for any */
 	enum rule_tier tier;
 	size_t n_ranges;
-	struct port_range *ranges; /* sorted, merged; none: all ports */
+	struct port_span *ranges; /* sorted, merged; none: all ports */
 };
 
 struct profile {
@@ -52,6 +52,6 @@ void profile_free(struct profile *p);
 /* "10.0.0.0/8", "::1" ... to a mapped address and prefix (exposed for tests). */
 int parse_cidr(const char *s, __u8 addr[16], __u8 *bits);
 /* "25,465,1000-2000" to sorted, merged ranges (exposed for tests). */
-int parse_ports(const char *s, struct port_range **ranges, size_t *n);
+int parse_ports(const char *s, struct port_span **ranges, size_t *n);
 
 #endif
