@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Switching a running container's policy in place, under its lock. */
+#include <bpf/bpf.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "log.h"
+#include "ocb_maps.h"
+#include "pin.h"
+#include "policy.h"
+
+struct pinned_maps {
+	struct policy_maps m;
+	int info;
+};
+
+static int open_pinned(const char *dir, const char *name, int *fd)
+{
+	char path[PATH_MAX + 32];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	*fd = bpf_obj_get(path);
+	if (*fd < 0)
+		return ocb_err(-errno, "cannot open %s: %s", path, strerror(errno));
+	return 0;
+}
+
+static int open_maps(const char *dir, struct pinned_maps *pm)
+{
+	int err = open_pinned(dir, "active", &pm->m.active);
+
+	if (!err)
+		err = open_pinned(dir, "conf", &pm->m.conf);
+	if (!err)
+		err = open_pinned(dir, "rules", &pm->m.rules);
+	if (!err)
+		err = open_pinned(dir, "ports", &pm->m.ports);
+	if (!err)
+		err = open_pinned(dir, "info", &pm->info);
+	return err;
+}
+
+static void close_maps(struct pinned_maps *pm)
+{
+	int *fds[] = { &pm->m.active, &pm->m.conf, &pm->m.rules, &pm->m.ports, &pm->info };
+	size_t i;
+
+	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+}
+
+static int map_capacity(int fd, __u32 *max_entries)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	*max_entries = info.max_entries;
+	return 0;
+}
+
+/* The old and the new generation live side by side for a moment. */
+static int check_fits(const struct pinned_maps *pm, const struct ocb_policy *pol,
+		      const char *id)
+{
+	__u32 rules_cap = 0, ports_cap = 0;
+	int err = map_capacity(pm->m.rules, &rules_cap);
+
+	if (!err)
+		err = map_capacity(pm->m.ports, &ports_cap);
+	if (err)
+		return ocb_err(err, "cannot read the policy maps of %s: %s", id, strerror(-err));
+	if (pol && (pol->n_rules > rules_cap / 2 || pol->n_ports > ports_cap / 2))
+		return ocb_err(-E2BIG,
+			       "the profile needs %zu rule entries, more than container %s was sized for (%u); restart the container with it instead",
+			       pol->n_rules, id, rules_cap / 2);
+	return 0;
+}
+
+static int check_sockets(const char *dir, const struct ocb_policy *pol, const char *id)
+{
+	char path[PATH_MAX + 32];
+	struct stat st;
+
+	if (!pol || !pol->sockets)
+		return 0;
+	snprintf(path, sizeof(path), "%s/sockets", dir);
+	if (stat(path, &st))
+		return ocb_err(-EOPNOTSUPP,
+			       "the profile denies packet or raw sockets, but container %s was started without the socket program; restart the container with this profile",
+			       id);
+	return 0;
+}
+
+static int update_info_profile(int fd, const char *profile)
+{
+	struct ocb_info info;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(fd, &zero, &info))
+		return -errno;
+	snprintf(info.profile, sizeof(info.profile), "%s", profile);
+	return bpf_map_update_elem(fd, &zero, &info, BPF_ANY) ? -errno : 0;
+}
+
+int ocb_apply(const char *bpffs, const char *id, const struct ocb_policy *pol,
+	      const char *profile)
+{
+	struct pinned_maps pm = { { -1, -1, -1, -1 }, -1 };
+	struct pin_lock lock = { .fd = -1 };
+	struct pin_tree tree;
+	char dir[PATH_MAX];
+	int err;
+
+	err = pin_tree_init(&tree, bpffs);
+	if (!err)
+		err = pin_container_dir(&tree, id, dir, sizeof(dir));
+	if (!err)
+		err = pin_lock_id(id, &lock);
+	if (err)
+		return err;
+	if (!pin_exists(&tree, id)) {
+		err = ocb_err(-ENOENT, "container %s is not attached", id);
+		goto out;
+	}
+	err = open_maps(dir, &pm);
+	if (!err)
+		err = check_fits(&pm, pol, id);
+	if (!err)
+		err = check_sockets(dir, pol, id);
+	if (!err)
+		err = policy_switch(pol, &pm.m);
+	if (!err && update_info_profile(pm.info, profile))
+		ocb_log_warn("container %s: the policy is applied but its recorded profile name is not",
+			     id);
+	if (!err)
+		ocb_log_info("applied profile %s to container %s", profile, id);
+out:
+	close_maps(&pm);
+	pin_unlock_id(&lock, false);
+	return err;
+}

@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: GPL-2.0
+/* `apply ID PROFILE`: incident response on a running container. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "apply.h"
+#include "cli.h"
+#include "config.h"
+#include "inspect.h"
+#include "log.h"
+#include "pin.h"
+#include "policy.h"
+
+static void apply_usage(FILE *out)
+{
+	fprintf(out, "Usage: " OCB_NAME " apply ID PROFILE\n"
+		     "\n"
+		     "Switches a running container to another installed profile, atomically:\n"
+		     "the new rules are loaded beside the live ones and take over with one\n"
+		     "write. The checks of container start apply (allowed_profiles, file\n"
+		     "ownership and modes). ID may be a unique prefix.\n");
+}
+
+int cmd_apply(const struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
+	const struct ocb_entry *entry = NULL;
+	struct ocb_entries entries = { 0 };
+	struct ocb_policy *pol = NULL;
+	struct ocb_config cfg;
+	struct pin_tree tree;
+	const char *name;
+	int c, err;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			apply_usage(stdout);
+			return 0;
+		}
+		apply_usage(stderr);
+		return CLI_USAGE;
+	}
+	if (argc - optind != 2) {
+		apply_usage(stderr);
+		return CLI_USAGE;
+	}
+	err = config_load(ctx->config_dir, &cfg);
+	if (err)
+		return err;
+	err = config_select_profile(&cfg, argv[optind + 1], &name);
+	if (!err)
+		err = config_load_policy(ctx->config_dir, name, &pol);
+	if (!err)
+		err = pin_tree_init(&tree, ctx->bpffs);
+	if (!err)
+		err = inspect_scan(&tree, &entries);
+	if (!err)
+		err = inspect_resolve(&entries, argv[optind], &entry);
+	if (!err)
+		err = ocb_apply(ctx->bpffs, entry->id, pol, name);
+	if (!err)
+		printf("%s: profile %s applied\n", entry->id, name);
+	inspect_entries_free(&entries);
+	policy_free(pol);
+	config_free(&cfg);
+	return err;
+}
