@@ -15,10 +15,7 @@
 		return ocb_err(-ENOSYS, "the '" #verb "' command is not implemented yet"); \
 	}
 
-PENDING(apply)
 PENDING(trace)
 PENDING(stats)
-PENDING(list)
-PENDING(show)
 PENDING(gc)
 PENDING(check)
