@@ -61,8 +61,11 @@ deps:
 unit: all $(UNIT_BINS)
 	@./tests/run-all.sh --unit
 
+$(BUILD)/nettool: tests/tools/nettool.c | $(BUILD)
+	$(CC) -static -O2 -Wall -Wextra -Werror -o $@ $<
+
 check: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BINS)
+	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(BUILD)/nettool
 	@./tests/run-all.sh
 
 demo: deps

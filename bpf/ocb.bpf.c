@@ -77,16 +77,52 @@ struct {
 	__type(value, struct ocb_info);
 } info SEC(".maps");
 
+/*
+ * Shared by every container: one ring buffer for `trace`, pinned by name
+ * under <bpffs>/oci-cgroup-bpf-hook-events/ so every container's programs
+ * reuse it. Nothing is reserved in it unless a reader is running.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ocb_trace_ctl);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} trace_ctl SEC(".maps");
+
+/* Events that found the ring buffer full. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} trace_lost SEC(".maps");
+
+/* The container's cgroup id, set by the hook before load. */
+const volatile __u64 container_cgid = 0;
+
 struct packet {
 	__u8 remote[16]; /* IPv6 or IPv4-mapped */
+	__u8 local[16];
 	__u16 port;      /* remote port at egress, local port at ingress */
 	__u16 remote_port;
+	__u16 local_port;
 	__u8 proto;
+	__u8 family;
 };
 
 struct decision {
+	__u32 rule;   /* deciding rule, or OCB_RULE_DEFAULT */
 	__u8 verdict; /* enum ocb_verdict, as the policy decided */
 	__u8 enforce; /* 0 in audit mode */
+	__u8 trace;   /* OCB_TRACE_* of the live profile */
 };
 
 static __always_inline void map_ipv4(__u8 addr[16], __u32 ip4)
@@ -119,7 +155,7 @@ static __always_inline struct ocb_conf *live_conf(__u32 *gen)
 static __always_inline struct decision decide(__u8 dir, __u8 proto, __u16 port,
 					      const __u8 remote[16])
 {
-	struct decision d = { .verdict = OCB_ALLOW, .enforce = 1 };
+	struct decision d = { .rule = OCB_RULE_DEFAULT, .verdict = OCB_ALLOW, .enforce = 1 };
 	struct ocb_rule_key key = {};
 	struct ocb_port_key pkey = {};
 	struct ocb_rule *best, *r;
@@ -131,6 +167,7 @@ static __always_inline struct decision decide(__u8 dir, __u8 proto, __u16 port,
 	if (!c)
 		return d;
 	d.enforce = !(c->mode & OCB_MODE_AUDIT);
+	d.trace = c->trace;
 
 	key.prefixlen = OCB_RULE_KEY_HDR_BITS + 128;
 	key.gen = gen;
@@ -153,11 +190,13 @@ static __always_inline struct decision decide(__u8 dir, __u8 proto, __u16 port,
 		if (r && (!best || r->addr_bits >= best->addr_bits))
 			best = r;
 	}
-	if (best)
+	if (best) {
 		d.verdict = best->verdict;
-	else
+		d.rule = best->rule;
+	} else {
 		d.verdict = dir == OCB_INGRESS ? c->default_verdict[OCB_INGRESS] :
 						 c->default_verdict[OCB_EGRESS];
+	}
 	return d;
 }
 
@@ -196,7 +235,9 @@ static __always_inline int parse_packet(struct __sk_buff *skb, __u8 dir, struct 
 		if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)))
 			return -1;
 		map_ipv4(p->remote, dir == OCB_INGRESS ? ip.saddr : ip.daddr);
+		map_ipv4(p->local, dir == OCB_INGRESS ? ip.daddr : ip.saddr);
 		p->proto = ip.protocol;
+		p->family = AF_INET;
 		l4_off = ip.ihl * 4;
 		/* A fragment past the first carries no ports. */
 		if (ip.frag_off & bpf_htons(0x1fff))
@@ -210,7 +251,10 @@ static __always_inline int parse_packet(struct __sk_buff *skb, __u8 dir, struct 
 			return -1;
 		__builtin_memcpy(p->remote,
 				 dir == OCB_INGRESS ? (void *)&ip6.saddr : (void *)&ip6.daddr, 16);
+		__builtin_memcpy(p->local,
+				 dir == OCB_INGRESS ? (void *)&ip6.daddr : (void *)&ip6.saddr, 16);
 		p->proto = ip6.nexthdr;
+		p->family = AF_INET6;
 		l4_off = sizeof(ip6);
 		for (i = 0; i < MAX_IPV6_EXT; i++) {
 			if (p->proto != IPPROTO_HOPOPTS && p->proto != IPPROTO_ROUTING &&
@@ -227,8 +271,58 @@ static __always_inline int parse_packet(struct __sk_buff *skb, __u8 dir, struct 
 	if (has_ports(p->proto) && !bpf_skb_load_bytes(skb, l4_off, l4_ports, sizeof(l4_ports))) {
 		p->port = bpf_ntohs(l4_ports[1]);
 		p->remote_port = bpf_ntohs(dir == OCB_INGRESS ? l4_ports[0] : l4_ports[1]);
+		p->local_port = bpf_ntohs(dir == OCB_INGRESS ? l4_ports[1] : l4_ports[0]);
 	}
 	return 0;
+}
+
+/* Reserves an event if a `trace` reader runs; NULL otherwise. */
+static __always_inline struct ocb_event *event_start(__u8 type, struct decision d, __u8 dir)
+{
+	struct ocb_trace_ctl *ctl;
+	struct ocb_event *e;
+	__u32 zero = 0;
+	__u64 *lost;
+
+	ctl = bpf_map_lookup_elem(&trace_ctl, &zero);
+	if (!ctl || !ctl->readers)
+		return NULL;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		lost = bpf_map_lookup_elem(&trace_lost, &zero);
+		if (lost)
+			__sync_fetch_and_add(lost, 1);
+		return NULL;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->time_ns = bpf_ktime_get_boot_ns();
+	e->cgroup_id = container_cgid;
+	e->rule = d.rule;
+	e->type = type;
+	e->verdict = d.verdict;
+	e->enforced = d.enforce;
+	e->dir = dir;
+	return e;
+}
+
+static __always_inline void trace_drop(struct __sk_buff *skb, __u8 dir, const struct packet *p,
+				       struct decision d)
+{
+	struct ocb_event *e;
+
+	if (d.verdict != OCB_DENY || !(d.trace & OCB_TRACE_DROPS))
+		return;
+	e = event_start(OCB_EV_DROP, d, dir);
+	if (!e)
+		return;
+	e->len = skb->len;
+	e->proto = p->proto;
+	e->family = p->family;
+	e->port = p->remote_port;
+	e->local_port = p->local_port;
+	__builtin_memcpy(e->remote, p->remote, 16);
+	__builtin_memcpy(e->local, p->local, 16);
+	bpf_ringbuf_submit(e, 0);
 }
 
 /* Packets on a flow a socket hook already decided need no second look. */
@@ -255,12 +349,14 @@ static __always_inline int decided_by_socket(struct __sk_buff *skb, __u8 dir,
 
 static __always_inline int filter_skb(struct __sk_buff *skb, __u8 dir)
 {
-	struct decision d = { .verdict = OCB_ALLOW, .enforce = 1 };
+	struct decision d = { .rule = OCB_RULE_DEFAULT, .verdict = OCB_ALLOW, .enforce = 1 };
 	struct packet p = {};
 	struct ocb_stats *s;
 
-	if (!parse_packet(skb, dir, &p) && !decided_by_socket(skb, dir, &p))
+	if (!parse_packet(skb, dir, &p) && !decided_by_socket(skb, dir, &p)) {
 		d = decide(dir, p.proto, p.port, p.remote);
+		trace_drop(skb, dir, &p, d);
+	}
 	s = cpu_stats();
 	if (s)
 		count_traffic(dir == OCB_INGRESS ? &s->ingress : &s->egress, d, skb->len);
@@ -280,6 +376,28 @@ int ocb_egress(struct __sk_buff *skb)
 }
 
 enum sock_hook { HOOK_CONNECT, HOOK_SENDMSG };
+
+static __always_inline void trace_sock_addr(struct bpf_sock_addr *ctx, enum sock_hook hook,
+					    int family, __u16 port, const __u8 remote[16],
+					    struct decision d)
+{
+	struct ocb_event *e;
+	__u8 flag = d.verdict == OCB_DENY ? OCB_TRACE_CONNECTS | OCB_TRACE_DROPS :
+					    OCB_TRACE_CONNECTS;
+
+	if (!(d.trace & flag))
+		return;
+	e = event_start(hook == HOOK_CONNECT ? OCB_EV_CONNECT : OCB_EV_SEND, d, OCB_EGRESS);
+	if (!e)
+		return;
+	e->pid = bpf_get_current_pid_tgid() >> 32;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	e->proto = ctx->protocol;
+	e->family = family;
+	e->port = port;
+	__builtin_memcpy(e->remote, remote, 16);
+	bpf_ringbuf_submit(e, 0);
+}
 
 /* @family is a constant: connect4/sendmsg4 may not read user_ip6. */
 static __always_inline int filter_sock_addr(struct bpf_sock_addr *ctx, enum sock_hook hook,
@@ -305,6 +423,7 @@ static __always_inline int filter_sock_addr(struct bpf_sock_addr *ctx, enum sock
 		w[3] = ctx->user_ip6[3];
 	}
 	d = decide(OCB_EGRESS, ctx->protocol, port, remote);
+	trace_sock_addr(ctx, hook, family, port, remote, d);
 	s = cpu_stats();
 	if (s) {
 		if (hook == HOOK_CONNECT) {
@@ -374,6 +493,20 @@ int BPF_PROG(ocb_sock_create, int family, int type, int protocol, int kern)
 	s = cpu_stats();
 	if (s)
 		s->sockets_denied++;
+	if (c->trace & OCB_TRACE_DROPS) {
+		struct decision d = { .rule = OCB_RULE_DEFAULT, .verdict = OCB_DENY,
+				      .enforce = !(c->mode & OCB_MODE_AUDIT) };
+		struct ocb_event *e = event_start(OCB_EV_SOCKET, d, OCB_EGRESS);
+
+		if (e) {
+			e->pid = bpf_get_current_pid_tgid() >> 32;
+			bpf_get_current_comm(e->comm, sizeof(e->comm));
+			e->family = family;
+			e->proto = protocol;
+			e->port = type;
+			bpf_ringbuf_submit(e, 0);
+		}
+	}
 	return (c->mode & OCB_MODE_AUDIT) ? 1 : 0;
 }
 

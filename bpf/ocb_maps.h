@@ -120,4 +120,43 @@ struct ocb_info {
 	char cgroup[432];   /* cgroup v2 path, truncated if longer */
 };
 
+enum ocb_event_type {
+	OCB_EV_CONNECT = 1, /* a connect() decision */
+	OCB_EV_SEND = 2,    /* an unconnected UDP send decision */
+	OCB_EV_DROP = 3,    /* a packet the policy dropped */
+	OCB_EV_SOCKET = 4,  /* a socket creation the policy refused */
+};
+
+#define OCB_RULE_DEFAULT 0xffffffffu /* decided by the direction's default */
+
+/*
+ * One event in the shared `events` ring buffer. Addresses are IPv6 or
+ * IPv4-mapped; ports are host order.
+ */
+struct ocb_event {
+	__u64 time_ns;   /* CLOCK_BOOTTIME */
+	__u64 cgroup_id; /* the container's cgroup (where we are attached) */
+	__u32 pid;       /* 0 for packets */
+	__u32 rule;      /* rule index, or OCB_RULE_DEFAULT */
+	__u32 len;       /* packet length, 0 for connects */
+	__u8 type;       /* enum ocb_event_type */
+	__u8 verdict;    /* enum ocb_verdict, as decided */
+	__u8 enforced;   /* 0 in audit mode: a deny was only counted */
+	__u8 dir;        /* enum ocb_dir */
+	__u8 proto;
+	__u8 family;     /* AF_INET, AF_INET6; for sockets the socket's */
+	__u16 port;      /* remote port (local port for ingress drops) */
+	__u16 local_port;
+	__u16 pad;
+	char comm[16];
+	__u8 remote[16];
+	__u8 local[16];
+};
+
+/* The one element of the shared `trace_ctl` map. */
+struct ocb_trace_ctl {
+	__u32 readers; /* non-zero while a `trace` runs: events are built */
+	__u32 pad;
+};
+
 #endif

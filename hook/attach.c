@@ -141,14 +141,49 @@ static int check_existing(struct attach_run *run, bool *stale)
 	return 0;
 }
 
+static bool shared_maps_pinned(const struct pin_tree *t)
+{
+	static const char *const names[] = { "events", "trace_ctl", "trace_lost" };
+	char path[PATH_MAX + 16];
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", t->events, names[i]);
+		if (stat(path, &st))
+			return false;
+	}
+	return true;
+}
+
+/* libbpf reuses the shared maps if pinned, else creates and pins them:
+ * the first containers to start serialise on a lock while it does. */
+static int load_object(struct attach_run *run)
+{
+	struct pin_lock shared = { .fd = -1 };
+	int err = 0;
+
+	if (!shared_maps_pinned(&run->tree))
+		err = pin_lock_shared(&shared);
+	if (!err)
+		err = ocb__load(run->skel);
+	pin_unlock_id(&shared, false);
+	return err;
+}
+
 static int load_programs(struct attach_run *run)
 {
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = run->tree.events);
 	const struct ocb_policy *policy = run->opts->policy;
+	struct stat st;
 	int err;
 
-	run->skel = ocb__open();
+	run->skel = ocb__open_opts(&open_opts);
 	if (!run->skel)
 		return ocb_err(-errno, "cannot open the BPF object: %s", strerror(errno));
+	/* On cgroup2, a cgroup's inode number is its id. */
+	if (!fstat(run->cgroup_fd, &st))
+		run->skel->rodata->container_cgid = st.st_ino;
 	err = policy_size_maps(policy, run->skel->maps.rules, run->skel->maps.ports);
 	if (err)
 		return ocb_err(err, "cannot size the policy maps: %s", strerror(-err));
@@ -158,7 +193,11 @@ static int load_programs(struct attach_run *run)
 			return err;
 	}
 	bpf_program__set_autoload(run->skel->progs.ocb_sock_create, policy && policy->sockets);
-	err = ocb__load(run->skel);
+	err = load_object(run);
+	if (err && policy && policy->sockets)
+		return ocb_err(err,
+			       "the kernel refused the socket-creation program (BPF LSM, lsm_cgroup/socket_create): %s; this host cannot enforce \"sockets\": remove it from the profile",
+			       strerror(-err));
 	if (err)
 		return ocb_err(err,
 			       "the kernel refused our BPF programs: %s; run 'oci-cgroup-bpf-hook check' to see what this host lacks",

@@ -15,7 +15,3 @@
 		return ocb_err(-ENOSYS, "the '" #verb "' command is not implemented yet"); \
 	}
 
-PENDING(trace)
-PENDING(stats)
-PENDING(gc)
-PENDING(check)

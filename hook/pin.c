@@ -68,7 +68,9 @@ int pin_tree_init(struct pin_tree *t, const char *bpffs)
 	if (bpffs[0] != '/')
 		return ocb_err(-EINVAL, "--bpffs %s is not an absolute path", bpffs);
 	if (snprintf(t->base, sizeof(t->base), "%s/" OCB_PIN_SUBDIR, bpffs) >= (int)sizeof(t->base) ||
-	    snprintf(t->work, sizeof(t->work), "%s/" OCB_WORK_SUBDIR, bpffs) >= (int)sizeof(t->work))
+	    snprintf(t->work, sizeof(t->work), "%s/" OCB_WORK_SUBDIR, bpffs) >= (int)sizeof(t->work) ||
+	    snprintf(t->events, sizeof(t->events), "%s/" OCB_EVENTS_SUBDIR, bpffs) >=
+		    (int)sizeof(t->events))
 		return ocb_err(-ENAMETOOLONG, "--bpffs %s is too long", bpffs);
 	return 0;
 }
@@ -81,7 +83,8 @@ int pin_tree_prepare(struct pin_tree *t, const char *bpffs)
 		err = ensure_bpffs(bpffs);
 	if (err)
 		return err;
-	if ((mkdir(t->base, 0700) && errno != EEXIST) || (mkdir(t->work, 0700) && errno != EEXIST)) {
+	if ((mkdir(t->base, 0700) && errno != EEXIST) || (mkdir(t->work, 0700) && errno != EEXIST) ||
+	    (mkdir(t->events, 0700) && errno != EEXIST)) {
 		err = -errno;
 		return ocb_err(err, "cannot create the pin tree under %s: %s", bpffs, strerror(-err));
 	}
@@ -92,6 +95,8 @@ int pin_name_encode(const char *id, char *name, size_t size)
 {
 	size_t n = 0;
 
+	if (!size)
+		return -ENAMETOOLONG;
 	for (; *id; id++) {
 		const char *s = *id == '.' ? "%2e" : *id == '%' ? "%25" : NULL;
 		size_t len = s ? 3 : 1;
@@ -109,6 +114,8 @@ int pin_name_decode(const char *name, char *id, size_t size)
 {
 	size_t n = 0;
 
+	if (!size)
+		return -ENAMETOOLONG;
 	for (; *name; n++) {
 		if (n + 1 >= size)
 			return -ENAMETOOLONG;
@@ -139,7 +146,7 @@ int pin_container_dir(const struct pin_tree *t, const char *id, char *dir, size_
 	return 0;
 }
 
-int pin_lock_id(const char *id, struct pin_lock *lock)
+static int lock_file(const char *name, struct pin_lock *lock)
 {
 	struct stat a, b;
 	int err;
@@ -148,8 +155,7 @@ int pin_lock_id(const char *id, struct pin_lock *lock)
 	err = mkdir_p(OCB_LOCK_DIR, 0700);
 	if (err)
 		return ocb_err(err, "cannot create %s: %s", OCB_LOCK_DIR, strerror(-err));
-	/* The id is a valid file name (ocb_id_check) and names its lock. */
-	snprintf(lock->path, sizeof(lock->path), OCB_LOCK_DIR "/%s", id);
+	snprintf(lock->path, sizeof(lock->path), OCB_LOCK_DIR "/%s", name);
 	/* Detach unlinks the lock file: retry until we hold the live one. */
 	for (;;) {
 		lock->fd = open(lock->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -168,6 +174,18 @@ int pin_lock_id(const char *id, struct pin_lock *lock)
 			return 0;
 		close(lock->fd);
 	}
+}
+
+int pin_lock_id(const char *id, struct pin_lock *lock)
+{
+	/* The id is a valid file name (ocb_id_check) and names its lock. */
+	return lock_file(id, lock);
+}
+
+int pin_lock_shared(struct pin_lock *lock)
+{
+	/* Ids never start with '.' (ocb_id_check). */
+	return lock_file(".shared", lock);
 }
 
 void pin_unlock_id(struct pin_lock *lock, bool forget)

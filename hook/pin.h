@@ -9,12 +9,15 @@
 #define OCB_PIN_SUBDIR "oci-cgroup-bpf-hook"
 /* Staging and trash directories live beside the tree, never in it. */
 #define OCB_WORK_SUBDIR "oci-cgroup-bpf-hook-work"
+/* Maps shared by all containers (the trace ring buffer), pinned by name. */
+#define OCB_EVENTS_SUBDIR "oci-cgroup-bpf-hook-events"
 #define OCB_LOCK_DIR "/run/oci-cgroup-bpf-hook"
 
 /* The pin tree on one bpffs. */
 struct pin_tree {
 	char base[PATH_MAX]; /* <bpffs>/oci-cgroup-bpf-hook */
 	char work[PATH_MAX]; /* <bpffs>/oci-cgroup-bpf-hook-work */
+	char events[PATH_MAX]; /* <bpffs>/oci-cgroup-bpf-hook-events */
 };
 
 /* A per-container lock: attach and detach of one id serialise on it. */
@@ -39,6 +42,8 @@ int pin_name_decode(const char *name, char *id, size_t size);
 int pin_container_dir(const struct pin_tree *t, const char *id, char *dir, size_t size);
 
 int pin_lock_id(const char *id, struct pin_lock *lock);
+/* The lock for creating the shared maps (names never clash with ids). */
+int pin_lock_shared(struct pin_lock *lock);
 /* Drops the lock; with @forget, also removes its file (the id is gone). */
 void pin_unlock_id(struct pin_lock *lock, bool forget);
 

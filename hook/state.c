@@ -130,9 +130,12 @@ fail:
 int oci_state_read_fd(int fd, struct oci_state *st)
 {
 	size_t len = 0, cap = 64 * 1024;
-	char *buf = malloc(cap);
+	char *buf;
 	int err;
 
+	/* Every failure leaves *st empty, as oci_state_parse() does. */
+	memset(st, 0, sizeof(*st));
+	buf = malloc(cap);
 	if (!buf)
 		return ocb_err(-ENOMEM, "out of memory reading the state");
 	for (;;) {
