@@ -84,7 +84,7 @@ struct {
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4 << 20);
+	__uint(max_entries, 16 << 20);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } events SEC(".maps");
 

@@ -69,8 +69,8 @@ int pin_tree_init(struct pin_tree *t, const char *bpffs)
 		return ocb_err(-EINVAL, "--bpffs %s is not an absolute path", bpffs);
 	if (snprintf(t->base, sizeof(t->base), "%s/" OCB_PIN_SUBDIR, bpffs) >= (int)sizeof(t->base) ||
 	    snprintf(t->work, sizeof(t->work), "%s/" OCB_WORK_SUBDIR, bpffs) >= (int)sizeof(t->work) ||
-	    snprintf(t->events, sizeof(t->events), "%s/" OCB_EVENTS_SUBDIR, bpffs) >=
-		    (int)sizeof(t->events))
+	    snprintf(t->events, sizeof(t->events), "%s/" OCB_EVENTS_SUBDIR "/" OCB_EVENTS_LAYOUT,
+		     bpffs) >= (int)sizeof(t->events))
 		return ocb_err(-ENAMETOOLONG, "--bpffs %s is too long", bpffs);
 	return 0;
 }
@@ -83,11 +83,13 @@ int pin_tree_prepare(struct pin_tree *t, const char *bpffs)
 		err = ensure_bpffs(bpffs);
 	if (err)
 		return err;
-	if ((mkdir(t->base, 0700) && errno != EEXIST) || (mkdir(t->work, 0700) && errno != EEXIST) ||
-	    (mkdir(t->events, 0700) && errno != EEXIST)) {
+	if ((mkdir(t->base, 0700) && errno != EEXIST) || (mkdir(t->work, 0700) && errno != EEXIST)) {
 		err = -errno;
 		return ocb_err(err, "cannot create the pin tree under %s: %s", bpffs, strerror(-err));
 	}
+	err = mkdir_p(t->events, 0700);
+	if (err)
+		return ocb_err(err, "cannot create %s: %s", t->events, strerror(-err));
 	return 0;
 }
 

@@ -9,15 +9,21 @@
 #define OCB_PIN_SUBDIR "oci-cgroup-bpf-hook"
 /* Staging and trash directories live beside the tree, never in it. */
 #define OCB_WORK_SUBDIR "oci-cgroup-bpf-hook-work"
-/* Maps shared by all containers (the trace ring buffer), pinned by name. */
+/*
+ * Maps shared by all containers (the trace ring buffer), pinned by name.
+ * The layout version is part of the path: libbpf refuses to reuse a
+ * pinned map whose definition changed, so a new layout gets a new
+ * directory instead of failing every attach after an upgrade.
+ */
 #define OCB_EVENTS_SUBDIR "oci-cgroup-bpf-hook-events"
+#define OCB_EVENTS_LAYOUT "v1"
 #define OCB_LOCK_DIR "/run/oci-cgroup-bpf-hook"
 
 /* The pin tree on one bpffs. */
 struct pin_tree {
 	char base[PATH_MAX]; /* <bpffs>/oci-cgroup-bpf-hook */
 	char work[PATH_MAX]; /* <bpffs>/oci-cgroup-bpf-hook-work */
-	char events[PATH_MAX]; /* <bpffs>/oci-cgroup-bpf-hook-events */
+	char events[PATH_MAX]; /* <bpffs>/oci-cgroup-bpf-hook-events/v1 */
 };
 
 /* A per-container lock: attach and detach of one id serialise on it. */

@@ -29,7 +29,7 @@ attach_ctr() {
 	LAST_CG=$ctr_cg
 }
 readers() {
-	bpftool -j map dump pinned "$BPFFS/oci-cgroup-bpf-hook-events/trace_ctl" | jq '.[0].formatted.value.readers'
+	bpftool -j map dump pinned "$BPFFS/oci-cgroup-bpf-hook-events/v1/trace_ctl" | jq '.[0].formatted.value.readers'
 }
 readers_are() {
 	[ "$(readers)" = "$1" ]
