@@ -4,6 +4,7 @@
  * root-owned files that nobody else can write are trusted, and nothing a
  * container author controls can name a file outside profiles/.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -237,6 +238,35 @@ int config_select_profile(const struct ocb_config *cfg, const char *annotation,
 	return 0;
 }
 
+/* The installed profile names, comma-separated, for an error message. */
+static void list_profiles(const char *dir, char *out, size_t size)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	size_t used = 0;
+	DIR *d;
+
+	snprintf(out, size, "none");
+	snprintf(path, sizeof(path), "%s/profiles", dir);
+	d = opendir(path);
+	if (!d)
+		return;
+	while ((de = readdir(d)) && used + 4 < size) {
+		size_t len = strlen(de->d_name);
+		char name[NAME_MAX + 1];
+
+		if (len < 6 || strcmp(de->d_name + len - 5, ".json"))
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)(len - 5), de->d_name);
+		if (!profile_name_valid(name))
+			continue;
+		used += (size_t)snprintf(out + used, size - used, "%s%s", used ? ", " : "", name);
+	}
+	closedir(d);
+	if (used >= size - 4)
+		snprintf(out + size - 5, 5, "...");
+}
+
 int config_load_profile(const char *dir, const char *name, struct profile *prof)
 {
 	char rel[OCB_PROFILE_NAME_MAX + 8], origin[PATH_MAX + 96];
@@ -248,9 +278,13 @@ int config_load_profile(const char *dir, const char *name, struct profile *prof)
 		return ocb_err(-EINVAL, "'%s' is not a valid profile name", name);
 	snprintf(rel, sizeof(rel), "%s.json", name);
 	err = config_read_trusted(dir, "profiles", rel, OCB_PROFILE_FILE_MAX, &buf, &len);
-	if (err == -ENOENT)
-		return ocb_err(-ENOENT, "unknown profile '%s': %s/profiles/%s does not exist", name,
-			       dir, rel);
+	if (err == -ENOENT) {
+		char installed[256];
+
+		list_profiles(dir, installed, sizeof(installed));
+		return ocb_err(-ENOENT, "unknown profile '%s' (no %s/profiles/%s); installed: %s", name,
+			       dir, rel, installed);
+	}
 	if (err)
 		return err;
 	snprintf(origin, sizeof(origin), "%s/profiles/%s", dir, rel);
