@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * `gc`: removes the pins of containers whose cgroup is gone (their
+ * poststop never ran) and work directories left by hook processes that
+ * died mid-way. Each container is removed under its id's lock, so gc
+ * never races an attach or detach of the same id.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "inspect.h"
+#include "log.h"
+#include "state.h"
+
+struct gc_run {
+	const struct pin_tree *tree;
+	bool dry_run, json;
+	json_t *containers, *work_dirs; /* JSON output, else NULL */
+	unsigned int removed, kept, failed;
+};
+
+static void gc_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: " OCB_NAME " gc [--dry-run] [--json]\n"
+		"\n"
+		"Removes the pins of containers whose cgroup no longer exists (stale in\n"
+		"'list': the runtime never ran the poststop hook) and the work directories\n"
+		"of hook processes that died. Live containers are never touched.\n"
+		"\n"
+		"  -n, --dry-run  only print what would be removed\n"
+		"  -j, --json     JSON output\n"
+		"  -h, --help     show this help\n");
+}
+
+static int parse_opts(const struct cli_ctx *ctx, int argc, char **argv, struct gc_run *run)
+{
+	static const struct option long_opts[] = {
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+
+	run->json = ctx->json;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "njh", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			run->dry_run = true;
+			break;
+		case 'j':
+			run->json = true;
+			break;
+		case 'h':
+			gc_usage(stdout);
+			return CLI_HELP_SHOWN;
+		default:
+			fprintf(stderr, OCB_NAME " gc: see 'gc --help'\n");
+			return CLI_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, OCB_NAME " gc: takes no arguments; see 'gc --help'\n");
+		return CLI_USAGE;
+	}
+	return 0;
+}
+
+static void report(struct gc_run *run, json_t *list, const char *what, const char *id,
+		   const char *path)
+{
+	const char *verb = run->dry_run ? "would remove" : "removed";
+
+	if (list)
+		json_array_append_new(list, json_pack("{s:s?,s:s,s:b}", "id", id, "path", path,
+						      "removed", !run->dry_run));
+	else if (id)
+		printf("%s %s %s (%s)\n", verb, what, id, path);
+	else
+		printf("%s %s %s\n", verb, what, path);
+}
+
+/* Called with the id's lock held: the container may have been replaced
+ * by a fresh attach, or detached, since the unlocked look. Returns 1 if
+ * it removed the pins. */
+static int remove_locked(struct gc_run *run, const struct ocb_entry *e)
+{
+	unsigned long long cgid;
+	struct stat st;
+	int err;
+
+	if (stat(e->dir, &st) || inspect_liveness(e->dir, &cgid) != OCB_STALE)
+		return 0;
+	err = pin_retire(run->tree, e->id);
+	if (err)
+		return err;
+	report(run, run->containers, "container", e->id, e->dir);
+	run->removed++;
+	return 1;
+}
+
+static void gc_container(struct gc_run *run, const struct ocb_entry *e)
+{
+	struct pin_lock lock = { .fd = -1 };
+	unsigned long long cgid;
+	enum ocb_liveness live;
+	struct stat st;
+	int err = 0;
+
+	if (stat(e->dir, &st))
+		return; /* detached meanwhile */
+	live = inspect_liveness(e->dir, &cgid);
+	if (live != OCB_STALE) {
+		if (live == OCB_UNKNOWN)
+			ocb_log_warn("cannot read the links of %s; left alone", e->dir);
+		run->kept++;
+		return;
+	}
+	if (run->dry_run) {
+		report(run, run->containers, "container", e->id, e->dir);
+		run->removed++;
+		return;
+	}
+	/* The hook refuses an id that fails the check, so no attach or
+	 * detach can hold its lock, and it could not name a lock file. */
+	if (ocb_id_check(e->id))
+		ocb_err_clear();
+	else
+		err = pin_lock_id(e->id, &lock);
+	if (!err)
+		err = remove_locked(run, e);
+	pin_unlock_id(&lock, err == 1);
+	if (err < 0) {
+		inspect_tolerate();
+		run->failed++;
+	}
+}
+
+static void gc_work_dir(struct gc_run *run, const char *name)
+{
+	char path[PATH_MAX + NAME_MAX + 2];
+	int err;
+
+	if (!pin_work_abandoned(name))
+		return;
+	snprintf(path, sizeof(path), "%s/%s", run->tree->work, name);
+	if (!run->dry_run) {
+		err = pin_remove_tree(path);
+		if (err) {
+			ocb_log_warn("cannot remove %s: %s", path, strerror(-err));
+			run->failed++;
+			return;
+		}
+	}
+	report(run, run->work_dirs, "work directory", NULL, path);
+	run->removed++;
+}
+
+static void gc_work_dirs(struct gc_run *run)
+{
+	struct dirent *de;
+	DIR *d = opendir(run->tree->work);
+
+	if (!d) {
+		if (errno != ENOENT) {
+			ocb_log_warn("cannot read %s: %s", run->tree->work, strerror(errno));
+			run->failed++;
+		}
+		return;
+	}
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			gc_work_dir(run, de->d_name);
+	closedir(d);
+}
+
+static int finish(struct gc_run *run)
+{
+	int err = 0;
+
+	if (run->json)
+		err = fmt_json_print(json_pack("{s:b,s:O,s:O,s:i}", "dry_run", run->dry_run,
+					       "containers", run->containers, "work_dirs",
+					       run->work_dirs, "kept", (int)run->kept));
+	else if (!run->removed)
+		printf("nothing to remove (%u live container%s)\n", run->kept,
+		       run->kept == 1 ? "" : "s");
+	if (!err && run->failed)
+		err = ocb_err(-EIO, "%u item%s could not be removed; see the warnings above",
+			      run->failed, run->failed == 1 ? "" : "s");
+	return err;
+}
+
+int cmd_gc(const struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct gc_run run = { 0 };
+	struct ocb_entries ents = { 0 };
+	struct pin_tree tree;
+	size_t i;
+	int err = parse_opts(ctx, argc, argv, &run);
+
+	if (err)
+		return err == CLI_HELP_SHOWN ? 0 : err;
+	err = pin_tree_init(&tree, ctx->bpffs);
+	if (!err)
+		err = inspect_scan(&tree, &ents);
+	if (err)
+		return err;
+	run.tree = &tree;
+	if (run.json) {
+		run.containers = json_array();
+		run.work_dirs = json_array();
+	}
+	for (i = 0; i < ents.n; i++)
+		gc_container(&run, &ents.v[i]);
+	gc_work_dirs(&run);
+	err = finish(&run);
+	json_decref(run.containers);
+	json_decref(run.work_dirs);
+	inspect_entries_free(&ents);
+	return err;
+}

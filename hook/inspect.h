@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef OCB_INSPECT_H
+#define OCB_INSPECT_H
+
+/*
+ * Reading what the hook pinned, for the commands: the containers in the
+ * pin tree, and each one's info, counters, links and policy as the
+ * kernel holds them. Nothing here writes to a pin.
+ */
+#include <jansson.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "ocb_maps.h"
+#include "pin.h"
+#include "state.h"
+
+/* What a command's option parser returns once it has printed --help. */
+#define CLI_HELP_SHOWN 1
+
+/* One container directory in the pin tree. */
+struct ocb_entry {
+	char id[OCB_ID_MAX + 1]; /* decoded */
+	char dir[PATH_MAX];
+};
+
+struct ocb_entries {
+	struct ocb_entry *v;
+	size_t n;
+};
+
+/* The containers in the tree, sorted by id; a missing tree is empty. */
+int inspect_scan(const struct pin_tree *t, struct ocb_entries *out);
+void inspect_entries_free(struct ocb_entries *e);
+/* An exact id, or a unique prefix of one, as podman accepts them. */
+int inspect_resolve(const struct ocb_entries *e, const char *prefix, const struct ocb_entry **out);
+
+enum ocb_liveness {
+	OCB_LIVE,    /* a link is attached to an existing cgroup */
+	OCB_STALE,   /* the cgroup is gone: the pins only hold memory */
+	OCB_UNKNOWN, /* the links could not be read */
+};
+
+const char *inspect_liveness_name(enum ocb_liveness l);
+/* A failure a command can live with: warn with its message, forget it. */
+void inspect_tolerate(void);
+
+/* Whether the container's cgroup still exists, from its links. */
+enum ocb_liveness inspect_liveness(const char *dir, unsigned long long *cgroup_id);
+
+/* A map's value, cut or zero-filled to @size: pins made by another
+ * version of the hook may hold shorter or longer values. */
+int inspect_lookup(int fd, const void *key, void *val, size_t size);
+int inspect_map_value_size(int fd, size_t *size);
+int inspect_read_info(const char *dir, struct ocb_info *info);
+/* The per-CPU counters, summed. */
+int inspect_read_stats(const char *dir, struct ocb_stats *sum);
+
+/* What a pin is, read from the kernel. */
+enum pin_kind { PIN_LINK, PIN_MAP, PIN_PROG, PIN_OTHER };
+
+struct pin_desc {
+	char name[NAME_MAX + 1];
+	enum pin_kind kind;
+	int err;          /* could not be read: the rest is zero */
+	unsigned int id;  /* link, map or prog id */
+	/* links */
+	unsigned int link_type, attach_type, prog_id;
+	unsigned long long cgroup_id;
+	char prog_name[16];
+	/* maps */
+	unsigned int map_type, max_entries;
+	char map_name[16];
+};
+
+/* Every pin in @dir, sorted by name; extra pins are described too. */
+int inspect_pins(const char *dir, struct pin_desc **pins, size_t *n);
+
+/* A port range of one class, as the ports trie resolves it. */
+struct port_range {
+	unsigned int class;
+	unsigned char dir; /* enum ocb_dir, or PORT_DIR_ANY */
+	unsigned char proto;
+	bool any_proto; /* an entry that does not name the protocol */
+	unsigned short from, to;
+};
+
+/* One entry of the rules trie. */
+struct policy_rule_view {
+	struct ocb_rule_key key;
+	struct ocb_rule val;
+};
+
+/* The policy in effect: the active generation of conf, rules and ports. */
+struct policy_view {
+	unsigned int gen;
+	struct ocb_conf conf;
+	struct policy_rule_view *rules;
+	size_t n_rules;
+	struct port_range *ranges;
+	size_t n_ranges;
+};
+
+/* An entry too short to cover the direction byte matches both. */
+#define PORT_DIR_ANY 2
+
+int inspect_read_policy(const char *dir, struct policy_view *pv);
+/* Only the live generation's settings (mode, defaults), for `list`. */
+int inspect_read_conf(const char *dir, struct ocb_conf *conf);
+/* TCP, UDP, SCTP and UDP-Lite: the programs look up port 0 for others. */
+bool inspect_proto_has_ports(unsigned int proto);
+void inspect_policy_free(struct policy_view *pv);
+/* A rule key's address as CIDR; IPv4-mapped prefixes print as IPv4. */
+void inspect_rule_cidr(const struct ocb_rule_key *k, char *buf, size_t size);
+
+/* Formatting shared by the commands (inspect_fmt.c). */
+const char *fmt_dir(unsigned int dir);
+const char *fmt_verdict(unsigned int verdict);
+const char *fmt_proto(unsigned int proto, char *buf, size_t size);
+/* ISO 8601 in UTC, to the second: 2024-05-01T12:00:00Z. */
+void fmt_time_iso(unsigned long long ns, char *buf, size_t size);
+json_t *fmt_stats_json(const struct ocb_stats *s);
+/* The counters as indented lines of text. */
+void fmt_stats_text(const struct ocb_stats *s, const char *indent, FILE *out);
+/* Prints @v to stdout, indented, and frees it. */
+int fmt_json_print(json_t *v);
+
+/* A text table whose columns are as wide as their widest cell. */
+struct table {
+	size_t cols, rows, cap;
+	char **cells; /* rows * cols, owned */
+};
+
+void table_init(struct table *t, size_t cols);
+/* Appends a row of @t->cols strings (copied; NULL prints as "-"). */
+int table_add(struct table *t, const char *const *row);
+void table_print(const struct table *t, FILE *out);
+void table_free(struct table *t);
+
+#endif
