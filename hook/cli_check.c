@@ -129,26 +129,19 @@ __attribute__((format(printf, 5, 6))) static void emit(struct check_run *run, co
 
 static void check_root(struct check_run *run)
 {
-	unsigned long inner = 1, outer = 1, count = 0;
-	FILE *f;
-
-	if (geteuid() != 0) {
+	switch (host_root_status()) {
+	case HOST_NOT_ROOT:
 		emit(run, "root", CHECK_FAIL, "run the hook (and this check) as root",
 		     "not running as root (euid %u)", (unsigned int)geteuid());
-		return;
-	}
-	f = fopen("/proc/self/uid_map", "re");
-	if (f) {
-		if (fscanf(f, "%lu %lu %lu", &inner, &outer, &count) != 3)
-			count = 0;
-		fclose(f);
-	}
-	if (inner || outer || count != 4294967295ul)
+		break;
+	case HOST_IN_USERNS:
 		emit(run, "root", CHECK_FAIL,
 		     "cgroup BPF needs root on the host: run the runtime and hook outside user namespaces (rootless containers are not supported)",
 		     "running as root, but inside a user namespace");
-	else
+		break;
+	default:
 		emit(run, "root", CHECK_PASS, NULL, "running as root in the initial user namespace");
+	}
 }
 
 static void check_kernel(struct check_run *run)

@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "inspect.h"
+#include "trace.h"
 #include "log.h"
 #include "state.h"
 
@@ -221,6 +222,10 @@ int cmd_gc(const struct cli_ctx *ctx, int argc, char **argv)
 	for (i = 0; i < ents.n; i++)
 		gc_container(&run, &ents.v[i]);
 	gc_work_dirs(&run);
+	/* A `trace` that was killed leaves event building on: turn it off
+	 * unless a reader still holds the lock. */
+	if (!run.dry_run)
+		trace_reset_if_unread(tree.events);
 	err = finish(&run);
 	json_decref(run.containers);
 	json_decref(run.work_dirs);

@@ -3,9 +3,29 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "host.h"
 #include "log.h"
+
+enum host_root host_root_status(void)
+{
+	unsigned long inner = 1, outer = 1, count = 0;
+	FILE *f;
+
+	if (geteuid() != 0)
+		return HOST_NOT_ROOT;
+	f = fopen("/proc/self/uid_map", "re");
+	if (f) {
+		if (fscanf(f, "%lu %lu %lu", &inner, &outer, &count) != 3)
+			count = 0;
+		fclose(f);
+	}
+	/* Only the initial namespace maps all of 0..2^32-2 onto itself. */
+	if (inner || outer || count != 4294967295ul)
+		return HOST_IN_USERNS;
+	return HOST_ROOT;
+}
 
 int host_bpf_lsm_active(void)
 {

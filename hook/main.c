@@ -14,6 +14,7 @@
 #include "attach.h"
 #include "cli.h"
 #include "config.h"
+#include "host.h"
 #include "policy.h"
 #include "log.h"
 #include "state.h"
@@ -76,27 +77,18 @@ static void usage(FILE *out)
 		"See oci-cgroup-bpf-hook(1).\n");
 }
 
-/* cgroup BPF needs CAP_SYS_ADMIN in the initial user namespace. */
 static int check_host_root(void)
 {
-	char line[128] = "";
-	FILE *f;
-	unsigned long inner, outer, count;
-
-	if (geteuid() != 0)
+	switch (host_root_status()) {
+	case HOST_NOT_ROOT:
 		return ocb_err(-EPERM,
 			       "must run as root: cgroup BPF needs root on the host (rootless containers are not supported)");
-	f = fopen("/proc/self/uid_map", "re");
-	if (f) {
-		if (!fgets(line, sizeof(line), f))
-			line[0] = '\0';
-		fclose(f);
-	}
-	if (sscanf(line, "%lu %lu %lu", &inner, &outer, &count) != 3 || inner != 0 || outer != 0 ||
-	    count != 4294967295ul)
+	case HOST_IN_USERNS:
 		return ocb_err(-EPERM,
 			       "running in a user namespace: cgroup BPF needs root on the host (rootless containers are not supported)");
-	return 0;
+	default:
+		return 0;
+	}
 }
 
 /* The container's compiled policy (NULL: accounting only) and its name. */
