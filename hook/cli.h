@@ -3,6 +3,7 @@
 #define OCB_CLI_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 /* What every command gets from the global options. */
 struct cli_ctx {
@@ -17,6 +18,31 @@ struct cli_ctx {
  * CLI_USAGE for a usage error it has already printed.
  */
 #define CLI_USAGE 2
+/* What cli_parse() returns once it has printed --help: the verb exits 0. */
+#define CLI_HELP_SHOWN 1
+
+/* A boolean option of a command, besides --json/-j and --help/-h. */
+struct cli_flag {
+	const char *name; /* long name, e.g. "dry-run" */
+	char short_name;  /* 0 for none */
+	bool *value;      /* set to true when given */
+};
+
+struct cli_spec {
+	const char *verb;
+	void (*usage)(FILE *out);
+	const struct cli_flag *flags; /* ends with a NULL name; may be NULL */
+	int min_args, max_args;       /* operands; max_args -1: any number */
+	const char *args_hint;        /* said when the operand count is wrong */
+};
+
+/*
+ * Parses a command's options. *json starts from the global --json;
+ * *first is the index of the first operand. Returns 0, CLI_HELP_SHOWN or
+ * CLI_USAGE (after printing what was wrong).
+ */
+int cli_parse(const struct cli_ctx *ctx, const struct cli_spec *spec, int argc, char **argv,
+	      bool *json, int *first);
 
 int cmd_apply(const struct cli_ctx *ctx, int argc, char **argv);
 int cmd_trace(const struct cli_ctx *ctx, int argc, char **argv);

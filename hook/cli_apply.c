@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* `apply ID PROFILE`: incident response on a running container. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,32 +24,24 @@ static void apply_usage(FILE *out)
 
 int cmd_apply(const struct cli_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
+	static const struct cli_spec spec = { "apply", apply_usage, NULL, 2, 2,
+					      "takes a container ID and a profile name" };
 	const struct ocb_entry *entry = NULL;
 	struct ocb_entries entries = { 0 };
 	struct ocb_policy *pol = NULL;
 	struct ocb_config cfg;
 	struct pin_tree tree;
 	const char *name;
-	int c, err;
+	bool json;
+	int first, err;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'h') {
-			apply_usage(stdout);
-			return 0;
-		}
-		apply_usage(stderr);
-		return CLI_USAGE;
-	}
-	if (argc - optind != 2) {
-		apply_usage(stderr);
-		return CLI_USAGE;
-	}
+	err = cli_parse(ctx, &spec, argc, argv, &json, &first);
+	if (err)
+		return err == CLI_HELP_SHOWN ? 0 : err;
 	err = config_load(ctx->config_dir, &cfg);
 	if (err)
 		return err;
-	err = config_select_profile(&cfg, argv[optind + 1], &name);
+	err = config_select_profile(&cfg, argv[first + 1], &name);
 	if (!err)
 		err = config_load_policy(ctx->config_dir, name, &pol);
 	if (!err)
@@ -58,7 +49,7 @@ int cmd_apply(const struct cli_ctx *ctx, int argc, char **argv)
 	if (!err)
 		err = inspect_scan(&tree, &entries);
 	if (!err)
-		err = inspect_resolve(&entries, argv[optind], &entry);
+		err = inspect_resolve(&entries, argv[first], &entry);
 	if (!err)
 		err = ocb_apply(ctx->bpffs, entry->id, pol, name);
 	if (!err)

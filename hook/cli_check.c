@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,33 +74,10 @@ static void check_usage(FILE *out)
 
 static int parse_opts(const struct cli_ctx *ctx, int argc, char **argv, bool *json)
 {
-	static const struct option long_opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	int c;
+	static const struct cli_spec spec = { "check", check_usage, NULL, 0, 0, NULL };
+	int first;
 
-	*json = ctx->json;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "jh", long_opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			*json = true;
-			break;
-		case 'h':
-			check_usage(stdout);
-			return CLI_HELP_SHOWN;
-		default:
-			fprintf(stderr, OCB_NAME " check: see 'check --help'\n");
-			return CLI_USAGE;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, OCB_NAME " check: takes no arguments; see 'check --help'\n");
-		return CLI_USAGE;
-	}
-	return 0;
+	return cli_parse(ctx, &spec, argc, argv, json, &first);
 }
 
 __attribute__((format(printf, 5, 6))) static void emit(struct check_run *run, const char *key,

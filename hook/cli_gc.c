@@ -7,7 +7,6 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -41,37 +40,11 @@ static void gc_usage(FILE *out)
 
 static int parse_opts(const struct cli_ctx *ctx, int argc, char **argv, struct gc_run *run)
 {
-	static const struct option long_opts[] = {
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	int c;
+	const struct cli_flag flags[] = { { "dry-run", 'n', &run->dry_run }, { 0 } };
+	const struct cli_spec spec = { "gc", gc_usage, flags, 0, 0, NULL };
+	int first;
 
-	run->json = ctx->json;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "njh", long_opts, NULL)) != -1) {
-		switch (c) {
-		case 'n':
-			run->dry_run = true;
-			break;
-		case 'j':
-			run->json = true;
-			break;
-		case 'h':
-			gc_usage(stdout);
-			return CLI_HELP_SHOWN;
-		default:
-			fprintf(stderr, OCB_NAME " gc: see 'gc --help'\n");
-			return CLI_USAGE;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, OCB_NAME " gc: takes no arguments; see 'gc --help'\n");
-		return CLI_USAGE;
-	}
-	return 0;
+	return cli_parse(ctx, &spec, argc, argv, &run->json, &first);
 }
 
 static void report(struct gc_run *run, json_t *list, const char *what, const char *id,

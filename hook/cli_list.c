@@ -2,7 +2,6 @@
 /* `list`: the attached containers, one line each. */
 #include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -47,38 +46,12 @@ static void list_usage(FILE *out)
 
 static int parse_opts(const struct cli_ctx *ctx, int argc, char **argv, struct list_opts *o)
 {
-	static const struct option long_opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "no-trunc", no_argument, NULL, 'T' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	int c;
+	const struct cli_flag flags[] = { { "no-trunc", 0, &o->no_trunc }, { 0 } };
+	const struct cli_spec spec = { "list", list_usage, flags, 0, 0, NULL };
+	int first;
 
-	o->json = ctx->json;
 	o->no_trunc = false;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "jh", long_opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			o->json = true;
-			break;
-		case 'T':
-			o->no_trunc = true;
-			break;
-		case 'h':
-			list_usage(stdout);
-			return CLI_HELP_SHOWN;
-		default:
-			fprintf(stderr, OCB_NAME " list: see 'list --help'\n");
-			return CLI_USAGE;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, OCB_NAME " list: takes no arguments; see 'list --help'\n");
-		return CLI_USAGE;
-	}
-	return 0;
+	return cli_parse(ctx, &spec, argc, argv, &o->json, &first);
 }
 
 static bool gone(const char *dir)

@@ -2,7 +2,6 @@
 /* `show ID`: everything about one container, read back from the kernel. */
 #include <bpf/libbpf.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,34 +39,13 @@ static void show_usage(FILE *out)
 static int parse_opts(const struct cli_ctx *ctx, int argc, char **argv, bool *json,
 		      const char **id)
 {
-	static const struct option long_opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	int c;
+	static const struct cli_spec spec = { "show", show_usage, NULL, 1, 1,
+					      "takes exactly one container ID" };
+	int first, err = cli_parse(ctx, &spec, argc, argv, json, &first);
 
-	*json = ctx->json;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "jh", long_opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			*json = true;
-			break;
-		case 'h':
-			show_usage(stdout);
-			return CLI_HELP_SHOWN;
-		default:
-			fprintf(stderr, OCB_NAME " show: see 'show --help'\n");
-			return CLI_USAGE;
-		}
-	}
-	if (argc - optind != 1) {
-		fprintf(stderr, OCB_NAME " show: takes exactly one container ID; see 'show --help'\n");
-		return CLI_USAGE;
-	}
-	*id = argv[optind];
-	return 0;
+	if (!err)
+		*id = argv[first];
+	return err;
 }
 
 static int read_data(struct show_data *d)

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* `stats [ID...]`: each container's counters, as text, JSON or Prometheus. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,34 +40,16 @@ static void stats_usage(FILE *out)
 		"  -h, --help        show this help\n");
 }
 
-static int parse_opts(const struct cli_ctx *ctx, int argc, char **argv, enum stats_format *fmt)
+static int parse_opts(const struct cli_ctx *ctx, int argc, char **argv, enum stats_format *fmt,
+		      int *first)
 {
-	static const struct option long_opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "prometheus", no_argument, NULL, 'P' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	bool json = ctx->json, prom = false;
-	int c;
+	bool json, prom = false;
+	const struct cli_flag flags[] = { { "prometheus", 0, &prom }, { 0 } };
+	const struct cli_spec spec = { "stats", stats_usage, flags, 0, -1, NULL };
+	int err = cli_parse(ctx, &spec, argc, argv, &json, first);
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "jh", long_opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 'P':
-			prom = true;
-			break;
-		case 'h':
-			stats_usage(stdout);
-			return CLI_HELP_SHOWN;
-		default:
-			fprintf(stderr, OCB_NAME " stats: see 'stats --help'\n");
-			return CLI_USAGE;
-		}
-	}
+	if (err)
+		return err;
 	/* The global -j is a default; an explicit --prometheus wins over it. */
 	if (prom && json && !ctx->json) {
 		fprintf(stderr, OCB_NAME " stats: --json and --prometheus exclude each other\n");
@@ -270,7 +251,7 @@ int cmd_stats(const struct cli_ctx *ctx, int argc, char **argv)
 	enum stats_format fmt;
 	struct pin_tree tree;
 	bool *want = NULL;
-	int err = parse_opts(ctx, argc, argv, &fmt);
+	int first = 1, err = parse_opts(ctx, argc, argv, &fmt, &first);
 
 	if (err)
 		return err == CLI_HELP_SHOWN ? 0 : err;
@@ -282,7 +263,7 @@ int cmd_stats(const struct cli_ctx *ctx, int argc, char **argv)
 		err = want ? 0 : ocb_err(-ENOMEM, "out of memory reading counters");
 	}
 	if (!err)
-		err = select_entries(&ents, argc - optind, argv + optind, want);
+		err = select_entries(&ents, argc - first, argv + first, want);
 	if (!err)
 		err = print_rows(&ents, want, fmt);
 	free(want);

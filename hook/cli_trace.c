@@ -11,7 +11,6 @@
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,7 +28,21 @@
 #include "pin.h"
 #include "trace.h"
 
-#define TRACE_LOCK OCB_LOCK_DIR "/.trace"
+/*
+ * Readers hold this lock shared while they run. It is named after the
+ * shared maps' directory (device and inode), so readers of different
+ * bpffs instances do not keep each other's event building on.
+ */
+static int trace_lock_path(const char *events_dir, char *path, size_t size)
+{
+	struct stat st;
+
+	if (stat(events_dir, &st))
+		return -errno;
+	snprintf(path, size, OCB_LOCK_DIR "/.trace-%lx-%lx", (unsigned long)st.st_dev,
+		 (unsigned long)st.st_ino);
+	return 0;
+}
 
 struct tracer {
 	const struct cli_ctx *ctx;
@@ -70,10 +83,12 @@ int trace_set_readers(int ctl_fd, __u32 readers)
 
 int trace_reset_if_unread(const char *events_dir)
 {
-	char path[PATH_MAX + 16];
+	char path[PATH_MAX + 16], lock_path[64];
 	int lock, fd, err = 0;
 
-	lock = open(TRACE_LOCK, O_RDWR | O_CLOEXEC);
+	if (trace_lock_path(events_dir, lock_path, sizeof(lock_path)))
+		return 0; /* no shared maps, nothing to turn off */
+	lock = open(lock_path, O_RDWR | O_CLOEXEC);
 	if (lock < 0)
 		return 0; /* no reader ever ran */
 	if (!flock(lock, LOCK_EX | LOCK_NB)) {
@@ -90,7 +105,7 @@ int trace_reset_if_unread(const char *events_dir)
 
 static int open_shared(struct tracer *t)
 {
-	char path[PATH_MAX + 16];
+	char path[PATH_MAX + 16], lock_path[64];
 
 	snprintf(path, sizeof(path), "%s/trace_ctl", t->tree.events);
 	t->ctl_fd = bpf_obj_get(path);
@@ -104,9 +119,11 @@ static int open_shared(struct tracer *t)
 		return ocb_err(-errno, "cannot open %s: %s", path, strerror(errno));
 	if (mkdir(OCB_LOCK_DIR, 0700) && errno != EEXIST)
 		return ocb_err(-errno, "cannot create %s: %s", OCB_LOCK_DIR, strerror(errno));
-	t->lock_fd = open(TRACE_LOCK, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (trace_lock_path(t->tree.events, lock_path, sizeof(lock_path)))
+		return ocb_err(-errno, "cannot stat %s: %s", t->tree.events, strerror(errno));
+	t->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (t->lock_fd < 0 || flock(t->lock_fd, LOCK_SH))
-		return ocb_err(-errno, "cannot lock %s: %s", TRACE_LOCK, strerror(errno));
+		return ocb_err(-errno, "cannot lock %s: %s", lock_path, strerror(errno));
 	return 0;
 }
 
@@ -371,34 +388,22 @@ static void usage(FILE *out)
 
 int cmd_trace(const struct cli_ctx *ctx, int argc, char **argv)
 {
-	static const struct option opts[] = { { "help", no_argument, NULL, 'h' },
-					      { "json", no_argument, NULL, 'j' },
-					      { 0 } };
+	static const struct cli_spec spec = { "trace", usage, NULL, 0, -1, NULL };
 	struct cli_ctx local = *ctx;
 	struct tracer t = { .ctx = &local, .ctl_fd = -1, .lost_fd = -1, .lock_fd = -1 };
 	struct sigaction sa = { .sa_handler = on_signal };
 	size_t i;
-	int c, err;
+	int first, err;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "hj", opts, NULL)) != -1) {
-		if (c == 'h') {
-			usage(stdout);
-			return 0;
-		}
-		if (c == 'j') {
-			local.json = true;
-			continue;
-		}
-		usage(stderr);
-		return CLI_USAGE;
-	}
+	err = cli_parse(ctx, &spec, argc, argv, &local.json, &first);
+	if (err)
+		return err == CLI_HELP_SHOWN ? 0 : err;
 	t.boot_to_real = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
 	err = pin_tree_init(&t.tree, ctx->bpffs);
 	if (!err)
 		err = rescan(&t);
 	if (!err)
-		err = resolve_wanted(&t, argc - optind, argv + optind);
+		err = resolve_wanted(&t, argc - first, argv + first);
 	if (!err)
 		err = open_shared(&t);
 	if (!err) {

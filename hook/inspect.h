@@ -17,9 +17,6 @@
 #include "pin.h"
 #include "state.h"
 
-/* What a command's option parser returns once it has printed --help. */
-#define CLI_HELP_SHOWN 1
-
 /* One container directory in the pin tree. */
 struct ocb_entry {
 	char id[OCB_ID_MAX + 1]; /* decoded */
