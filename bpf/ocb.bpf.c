@@ -325,26 +325,34 @@ static __always_inline void trace_drop(struct __sk_buff *skb, __u8 dir, const st
 	bpf_ringbuf_submit(e, 0);
 }
 
-/* Packets on a flow a socket hook already decided need no second look. */
-static __always_inline int decided_by_socket(struct __sk_buff *skb, __u8 dir,
-					     const struct packet *p)
+enum flow {
+	FLOW_NEW,       /* the policy decides this packet */
+	FLOW_DECIDED,   /* a socket hook decided the flow already */
+	FLOW_UDP_PEER,  /* decided if it comes from the connected UDP peer */
+};
+
+/*
+ * Packets on a flow a socket hook already decided need no second look,
+ * and most packets are such: this runs before the packet is parsed.
+ */
+static __always_inline enum flow classify_flow(struct __sk_buff *skb, __u8 dir, __be16 *peer_port)
 {
 	struct bpf_sock *sk = skb->sk;
 
 	if (!sk)
-		return 0;
+		return FLOW_NEW;
 	sk = bpf_sk_fullsock(sk);
 	if (!sk)
-		return 0;
+		return FLOW_NEW;
 	if (sk->type == SOCK_STREAM && sk->protocol == IPPROTO_TCP)
-		return dir == OCB_EGRESS || sk->state != BPF_TCP_LISTEN;
-	if (sk->type == SOCK_DGRAM && sk->protocol == IPPROTO_UDP) {
-		if (dir == OCB_EGRESS)
-			return 1;
-		/* A connected UDP socket only receives from its peer. */
-		return sk->dst_port && bpf_ntohs(sk->dst_port) == p->remote_port;
-	}
-	return 0;
+		return dir == OCB_EGRESS || sk->state != BPF_TCP_LISTEN ? FLOW_DECIDED : FLOW_NEW;
+	if (sk->type != SOCK_DGRAM || sk->protocol != IPPROTO_UDP)
+		return FLOW_NEW;
+	if (dir == OCB_EGRESS)
+		return FLOW_DECIDED;
+	/* A connected UDP socket only receives from its peer. */
+	*peer_port = sk->dst_port;
+	return sk->dst_port ? FLOW_UDP_PEER : FLOW_NEW;
 }
 
 static __always_inline int filter_skb(struct __sk_buff *skb, __u8 dir)
@@ -352,8 +360,11 @@ static __always_inline int filter_skb(struct __sk_buff *skb, __u8 dir)
 	struct decision d = { .rule = OCB_RULE_DEFAULT, .verdict = OCB_ALLOW, .enforce = 1 };
 	struct packet p = {};
 	struct ocb_stats *s;
+	__be16 peer_port = 0;
+	enum flow flow = classify_flow(skb, dir, &peer_port);
 
-	if (!parse_packet(skb, dir, &p) && !decided_by_socket(skb, dir, &p)) {
+	if (flow != FLOW_DECIDED && !parse_packet(skb, dir, &p) &&
+	    !(flow == FLOW_UDP_PEER && bpf_ntohs(peer_port) == p.remote_port)) {
 		d = decide(dir, p.proto, p.port, p.remote);
 		trace_drop(skb, dir, &p, d);
 	}
