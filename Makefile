@@ -11,15 +11,18 @@ ARCH       := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 MULTIARCH  := $(shell $(CC) -dumpmachine)
 
 LIBS       := libbpf jansson libseccomp
+# CFLAGS, CPPFLAGS and LDFLAGS are the builder's (packagers pass their
+# hardening flags there); what the build needs is in OCB_CFLAGS.
 CFLAGS     ?= -O2 -g
-CFLAGS     += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -DOCB_VERSION='"$(VERSION)"' \
+OCB_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -DOCB_VERSION='"$(VERSION)"' \
 	      -Ihook -Ibpf -I$(BUILD) $(shell $(PKG_CONFIG) --cflags $(LIBS))
+ALL_CFLAGS  = $(OCB_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 LDLIBS     += $(shell $(PKG_CONFIG) --libs $(LIBS))
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I/usr/include/$(MULTIARCH) -Ibpf \
 	      -Wall -Werror
 
 ifeq ($(SANITIZE),1)
-CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+OCB_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
 endif
 
@@ -46,13 +49,13 @@ $(BUILD)/ocb.skel.h: $(BUILD)/ocb.bpf.o
 	$(BPFTOOL) gen skeleton $< name ocb > $@
 
 $(BUILD)/%.o: hook/%.c $(wildcard hook/*.h) bpf/ocb_maps.h $(BUILD)/ocb.skel.h | $(BUILD)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BIN): $(HOOK_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB_OBJS) | $(BUILD)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka)
 
 # Install what the build, tests and demo need (Debian 12), if missing.
 deps:
@@ -74,7 +77,7 @@ demo: deps
 
 lint: $(BUILD)/ocb.skel.h
 	clang-format --dry-run --Werror hook/*.c hook/*.h bpf/*.c bpf/*.h
-	clang-tidy --quiet $(HOOK_SRCS) -- $(CFLAGS)
+	clang-tidy --quiet $(HOOK_SRCS) -- $(ALL_CFLAGS)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--suppress=missingIncludeSystem -Ihook -Ibpf -I$(BUILD) hook/
 
@@ -86,3 +89,4 @@ clean:
 
 # install, uninstall, deb, rpm, check-package
 -include packaging/install.mk
+-include bench/bench.mk
