@@ -88,7 +88,7 @@ static int collect(int fd, size_t key_size, size_t val_size, unsigned int gen, v
 		   size_t *n)
 {
 	size_t entry = key_size + val_size, cap = 0, seen = 0;
-	unsigned char cur[64], prev[64], *v = NULL, *bigger;
+	unsigned char cur[64], prev[64] = { 0 }, *v = NULL, *bigger;
 	bool first = true;
 	int err;
 
