@@ -41,7 +41,17 @@ profile deny "{\"egress\": {\"default\": \"deny\", \"allow\": [{\"cidr\": \"127.
 	\"ingress\": {\"default\": \"deny\", \"allow\": [{\"cidr\": \"127.0.0.0/8\", \"proto\": \"tcp\", \"ports\": \"9101\"}]}}"
 profile sockets '{"sockets": {"packet": "deny", "raw": "deny"}}'
 profile not-allowed '{}'
-printf '{"allowed_profiles": ["p1", "p1-audit", "deny", "sockets"]}\n' >"$CFG/config.json"
+# 100,000 rules: /32s in 10.0.0.0/8 and /24s in 172.16.0.0/12, and one
+# that matters here, 127.0.0.2, in the middle of them.
+python3 - "$CFG/profiles/big.json" <<'PY'
+import json, sys
+deny = ["10.%d.%d.%d" % (i >> 16, (i >> 8) & 255, i & 255) for i in range(60000)]
+deny += ["172.%d.%d.0/24" % (16 + (i >> 8), i & 255) for i in range(39999)]
+deny.insert(50000, "127.0.0.2")
+json.dump({"egress": {"default": "allow", "deny": deny}}, open(sys.argv[1], "w"))
+PY
+chmod 644 "$CFG/profiles/big.json"
+printf '{"allowed_profiles": ["p1", "p1-audit", "deny", "sockets", "big"]}\n' >"$CFG/config.json"
 chmod 644 "$CFG/config.json"
 HOOK_ARGS+=(--config-dir "$CFG")
 
@@ -210,6 +220,16 @@ expect_works "audit mode: a denied host is reachable" "$A" tcp 127.0.0.2 7001
 after=$(stats_sum "$A")
 expect_eq "audit mode: the would-be deny is counted" 1 "$(stat_delta "$before" "$after" connects_denied)"
 
+# ============================================================ 100,000 rules
+start=$(date +%s%N)
+container B big big || bail "a container with a 100,000-rule profile starts" "$RUN_ERR"
+ms=$((($(date +%s%N) - start) / 1000000))
+ok "a container with a 100,000-rule profile starts (runc run -d took $ms ms)"
+expect_eq "all 100,000 rules are in the rules trie" 100000 \
+	"$(bpftool -j map dump pinned "$(pin_dir "$B")/rules" | jq length)"
+expect_eperm "100,000 rules: the denied host among them fails with EPERM" "$B" tcp 127.0.0.2 7001
+expect_works "100,000 rules: an address no rule names works" "$B" tcp 127.0.0.1 7001
+
 # ============================================================ no annotation
 container N plain "" || bail "a container without annotation starts" "$RUN_ERR"
 expect_works "no annotation: no policy, 127.0.0.2 is reachable" "$N" tcp 127.0.0.2 7001
@@ -235,7 +255,7 @@ if [ -z "${S:-}" ]; then
 fi
 
 # Poststop through runc for every container: nothing left.
-for cid in "$C" "$D" "$A" "$N" ${S:+"$S"}; do
+for cid in "$C" "$D" "$A" "$B" "$N" ${S:+"$S"}; do
 	trunc kill "$cid" KILL >/dev/null 2>&1
 	wait_for 10 test "$(runc_status "$cid")" = stopped
 	check "runc delete $cid" trunc delete "$cid"
