@@ -42,9 +42,15 @@ declare -A LINK_ATTACH_TYPE=(
 
 # ---------------------------------------------------------------- reporting
 
+# A description stays on one line, whatever it holds.
+_one_line() {
+	local d=${1//$'\n'/\\n}
+	printf '%s' "${d//$'\r'/\\r}"
+}
+
 ok() {
 	T_PASS=$((T_PASS + 1))
-	printf 'ok - %s\n' "$1"
+	printf 'ok - %s\n' "$(_one_line "$1")"
 }
 
 # not_ok DESC [DETAIL...]: each detail (may be multi-line) is printed
@@ -52,7 +58,7 @@ ok() {
 not_ok() {
 	local d
 	T_FAIL=$((T_FAIL + 1))
-	printf 'not ok - %s\n' "$1"
+	printf 'not ok - %s\n' "$(_one_line "$1")"
 	shift
 	for d in "$@"; do
 		[ -n "$d" ] && printf '%s\n' "$d" | sed 's/^/#   /'
@@ -158,8 +164,9 @@ defer() {
 
 _t_run_cleanup() {
 	local i
+	# Each in a subshell: a step that exits (bail) must not skip the rest.
 	for ((i = ${#_T_CLEANUP[@]} - 1; i >= 0; i--)); do
-		eval "${_T_CLEANUP[i]}" </dev/null >/dev/null 2>&1 || true
+		(eval "${_T_CLEANUP[i]}") </dev/null >/dev/null 2>&1 || true
 	done
 	_T_CLEANUP=()
 	[ -n "${T_TMP:-}" ] && [ -d "$T_TMP" ] && rm -rf "$T_TMP"
@@ -169,6 +176,8 @@ _t_run_cleanup() {
 _t_on_exit() {
 	local rc=$?
 	trap - EXIT INT TERM
+	# Cleanup is quiet: no job notices for what it kills.
+	exec 2>/dev/null
 	_t_run_cleanup
 	exit "$rc"
 }
@@ -224,11 +233,18 @@ test_init() {
 }
 
 # wait_for SECONDS CMD...: polls CMD every 0.1 s until it succeeds.
+# With a single string, that string is eval'ed on every try, so command
+# substitutions in it are redone:  wait_for 10 'test "$(f)" = x'
+# (whereas `wait_for 10 test "$(f)" = x` evaluates f only once).
 wait_for() {
 	local deadline=$((SECONDS + $1))
 	shift
 	while :; do
-		"$@" >/dev/null 2>&1 && return 0
+		if [ $# -eq 1 ]; then
+			eval "$1" >/dev/null 2>&1 && return 0
+		else
+			"$@" >/dev/null 2>&1 && return 0
+		fi
 		[ "$SECONDS" -ge "$deadline" ] && return 1
 		sleep 0.1
 	done
@@ -288,6 +304,9 @@ remove_cgroup() {
 	local path=$1 d pid
 	_assert_ours_cg "$path"
 	[ -d "$path" ] || return 0
+	for pid in $(cat "$path/cgroup.procs" 2>/dev/null); do
+		_is_child "$pid" && bg_stop "$pid"
+	done
 	if [ -e "$path/cgroup.kill" ]; then
 		echo 1 >"$path/cgroup.kill"
 	else
@@ -295,11 +314,16 @@ remove_cgroup() {
 			kill -KILL "$pid" 2>/dev/null
 		done
 	fi
-	wait_for 5 test ! -s "$path/cgroup.procs"
+	# Exiting tasks leave cgroup.procs before the cgroup is unpopulated.
+	wait_for 5 cg_unpopulated "$path"
 	while read -r d; do
-		rmdir "$d" 2>/dev/null
+		wait_for 5 rmdir "$d"
 	done < <(find "$path" -depth -type d)
 	[ ! -d "$path" ]
+}
+
+cg_unpopulated() {
+	grep -qx 'populated 0' "$1/cgroup.events" 2>/dev/null
 }
 
 # ---------------------------------------------------------------- processes
@@ -318,10 +342,28 @@ bg_start() {
 	defer "bg_stop $!"
 }
 
+_is_child() {
+	[ "$(ps -o ppid= -p "$1" 2>/dev/null | tr -d ' ')" = "$BASHPID" ]
+}
+
+# bg_stop PID: TERM, then KILL after 3 s. A child of this shell is waited
+# for at once, which also keeps bash from printing a "Killed" notice.
 bg_stop() {
-	kill -TERM "$1" 2>/dev/null || return 0
-	wait_for 2 sh -c "! kill -0 $1" || kill -KILL "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
+	local pid=$1 k
+	if _is_child "$pid"; then
+		kill -TERM "$pid" 2>/dev/null
+		(
+			sleep 3
+			kill -KILL "$pid" 2>/dev/null
+		) &
+		k=$!
+		wait "$pid" 2>/dev/null
+		kill -KILL "$k" 2>/dev/null
+		wait "$k" 2>/dev/null
+	else
+		kill -TERM "$pid" 2>/dev/null || return 0
+		wait_for 3 sh -c "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null
+	fi
 	return 0
 }
 
@@ -440,10 +482,11 @@ HOOK_WRAP=()
 # hook_stdin STAGE: runs the hook for STAGE ("" for none) with stdin as
 # the state; sets HOOK_RC, HOOK_ERR (stderr) and HOOK_OUT (stdout).
 hook_stdin() {
-	local stage=("$1")
-	[ -z "$1" ] && stage=()
-	HOOK_ERR=$("${HOOK_WRAP[@]}" "$HOOK" "${HOOK_ARGS[@]}" "${stage[@]}" 2>&1 >"$T_TMP/hook.out")
+	local stage_arg=("$1")
+	[ -z "$1" ] && stage_arg=()
+	HOOK_ERR=$("${HOOK_WRAP[@]}" "$HOOK" "${HOOK_ARGS[@]}" "${stage_arg[@]}" 2>&1 >"$T_TMP/hook.out")
 	HOOK_RC=$?
+	# shellcheck disable=SC2034 # for the tests
 	HOOK_OUT=$(cat "$T_TMP/hook.out")
 	return "$HOOK_RC"
 }
@@ -562,17 +605,17 @@ check_attached() {
 	want=$(printf 'ocb_%s\n' "${LINK_NAMES[@]}" | sort | tr '\n' ' ')
 	got=$(ocb_progs_on "$cg" | tr '\n' ' ')
 	expect_eq "$label: bpftool cgroup show lists our six programs on the cgroup" "$want" "$got"
+	bpftool -j prog show >"$T_TMP/progs.json" 2>/dev/null
 	for n in "${LINK_NAMES[@]}"; do
+		local info pid got
 		info=$(link_info "$id" "$n")
-		local type lcg at pid pname
-		type=$(jq -r .type <<<"$info" 2>/dev/null)
-		lcg=$(jq -r .cgroup_id <<<"$info" 2>/dev/null)
-		at=$(jq -r .attach_type <<<"$info" 2>/dev/null)
-		pid=$(jq -r .prog_id <<<"$info" 2>/dev/null)
-		pname=$(bpftool -j prog show id "$pid" 2>/dev/null | jq -r .name 2>/dev/null)
+		pid=$(jq -r '.prog_id // empty' <<<"$info" 2>/dev/null)
+		got=$(jq -r --slurpfile progs "$T_TMP/progs.json" \
+			'"\(.type) \(.cgroup_id) \(.attach_type) " + ((.prog_id as $p | $progs[0][] | select(.id == $p) | .name) // "?")' \
+			<<<"$info" 2>/dev/null)
 		progs+="$pid "
 		expect_eq "$label: link $n is a cgroup link on the cgroup (id $cgid), ${LINK_ATTACH_TYPE[$n]}, program ocb_$n" \
-			"cgroup $cgid ${LINK_ATTACH_TYPE[$n]} ocb_$n" "$type $lcg $at $pname" "bpftool: $info"
+			"cgroup $cgid ${LINK_ATTACH_TYPE[$n]} ocb_$n" "$got" "bpftool: $info"
 	done
 	T_SEEN_PROGS[$id]="${T_SEEN_PROGS[$id]:-}$progs"
 }
@@ -581,20 +624,20 @@ check_attached() {
 # of this machine: a link of theirs (attached to a live cgroup that is
 # not ours, or pinned outside our ids) holds them.
 _unexplained_progs() {
-	local base=" $T_BASE_PROGS " links p out="" why
-	links=$(bpftool -j -f link show 2>/dev/null)
-	for p in $(ocb_prog_ids); do
-		[[ $base == *" $p "* ]] && continue
-		why=$(jq -r --argjson p "$p" --arg ours "$T_OUR_CGIDS" --arg mine "/$T" '
-			.[] | select(.prog_id == $p and .type == "cgroup")
-			| .cgroup_id as $c
-			| select(($c != 0 and ($ours | contains(" \($c) ") | not))
-				 or any(.pinned[]?; (contains($mine + "%2e") or contains($mine + "-")) | not))
-			| .id' <<<"$links" 2>/dev/null)
-		[ -n "$why" ] && continue
-		out+="$p "
-	done
-	printf '%s' "$out"
+	bpftool -j prog show >"$T_TMP/progs.json" 2>/dev/null || echo '[]' >"$T_TMP/progs.json"
+	bpftool -j -f link show >"$T_TMP/links.json" 2>/dev/null || echo '[]' >"$T_TMP/links.json"
+	jq -rn --slurpfile progs "$T_TMP/progs.json" --slurpfile links "$T_TMP/links.json" \
+		--arg base " $T_BASE_PROGS " --arg ours "$T_OUR_CGIDS" --arg mine "/$T" '
+		def theirs($p):
+			[$links[0][] | select(.prog_id == $p and .type == "cgroup")
+			 | .cgroup_id as $c
+			 | select(($c != 0 and ($ours | contains(" \($c) ") | not))
+				  or any(.pinned[]?; (contains($mine + "%2e") or contains($mine + "-")) | not))]
+			| length > 0;
+		[$progs[0][] | select((.name // "") | startswith("ocb_")) | .id
+		 | select(. as $p | $base | contains(" \($p) ") | not)
+		 | select(theirs(.) | not)]
+		| map(tostring) | join(" ")'
 }
 
 _seen_progs_loaded() { # IDS: prints those still loaded
@@ -630,12 +673,12 @@ assert_nothing_left() {
 		expect_eq "$label: no program of ours attached to the cgroup" "" "$(ocb_progs_on "$cg" | tr '\n' ' ')"
 	fi
 	if [ -n "${T_SEEN_PROGS[$id]:-}" ]; then
-		wait_for 5 test -z "$(_seen_progs_loaded "${T_SEEN_PROGS[$id]}")"
+		wait_for 5 'test -z "$(_seen_progs_loaded "${T_SEEN_PROGS[$id]}")"'
 		left=$(_seen_progs_loaded "${T_SEEN_PROGS[$id]}")
 		expect_eq "$label: the programs that were attached are unloaded" "" "$left" \
 			"$(for p in $left; do bpftool prog show id "$p" | head -1; done 2>&1)"
 	fi
-	wait_for 5 test -z "$(_unexplained_progs)"
+	wait_for 5 'test -z "$(_unexplained_progs)"'
 	left=$(_unexplained_progs)
 	expect_eq "$label: no ocb_* program beyond those loaded before the test" "" "$left" \
 		"before: $T_BASE_PROGS" "$(for p in $left; do bpftool prog show id "$p" | head -1; done 2>&1)"
@@ -837,13 +880,13 @@ runc_scenario() {
 		ingress.packets_allowed ingress.bytes_allowed connects_allowed
 	if [ "$mode" = detached ]; then
 		check "$label: runc kill" trunc kill "$cid" KILL
-		wait_for 10 test "$(runc_status "$cid")" = stopped
+		wait_for 10 'test "$(runc_status "$cid")" = stopped'
 		expect_eq "$label: container stopped" stopped "$(runc_status "$cid")"
 		expect_eq "$label: pins stay until the container is deleted" yes \
 			"$([ -d "$(pin_dir "$cid")" ] && echo yes || echo no)"
 		check "$label: runc delete (runs poststop)" trunc delete "$cid"
 	else
-		echo done >&"$fd"
+		echo "done" >&"$fd"
 		exec {fd}>&-
 		if wait_for 15 sh -c "! kill -0 $rpid"; then
 			wait "$rpid"
