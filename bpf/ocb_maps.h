@@ -117,7 +117,8 @@ struct ocb_info {
 	__u64 attach_time;  /* CLOCK_REALTIME, nanoseconds */
 	__u64 cgroup_id;
 	char profile[64];
-	char cgroup[432];   /* cgroup v2 path, truncated if longer */
+	char cgroup[432];   /* the cgroup's directory as the hook saw it (mount
+			     * point included), truncated if longer */
 };
 
 enum ocb_event_type {

@@ -18,6 +18,7 @@
 #include "attach.h"
 #include "cgroup.h"
 #include "host.h"
+#include "inspect.h"
 #include "log.h"
 #include "ocb.skel.h"
 #include "ocb_maps.h"
@@ -98,26 +99,6 @@ static int open_container_cgroup(struct attach_run *run)
 	return 0;
 }
 
-int ocb_pinned_cgroup_id(const char *dir, unsigned long long *cgroup_id)
-{
-	struct bpf_link_info info = {};
-	__u32 len = sizeof(info);
-	char path[PATH_MAX];
-	int fd, err;
-
-	snprintf(path, sizeof(path), "%s/ingress", dir);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return -errno;
-	err = bpf_obj_get_info_by_fd(fd, &info, &len);
-	close(fd);
-	if (err)
-		return err;
-	/* The kernel clears a cgroup link's cgroup when the cgroup is removed. */
-	*cgroup_id = info.type == BPF_LINK_TYPE_CGROUP ? info.cgroup.cgroup_id : 0;
-	return 0;
-}
-
 /* Pins left by a container of the same id whose poststop never ran are
  * replaced; pins whose cgroup still exists belong to a live container. */
 static int check_existing(struct attach_run *run, bool *stale)
@@ -133,7 +114,7 @@ static int check_existing(struct attach_run *run, bool *stale)
 	err = pin_container_dir(&run->tree, id, dir, sizeof(dir));
 	if (err)
 		return err;
-	if (!ocb_pinned_cgroup_id(dir, &cgid) && cgid != 0)
+	if (inspect_liveness(dir, &cgid) == OCB_LIVE)
 		return ocb_err(-EEXIST,
 			       "container %s is already attached (%s, cgroup id %llu); run poststop for it first, or 'oci-cgroup-bpf-hook gc'",
 			       id, dir, cgid);

@@ -18,7 +18,5 @@ struct attach_opts {
 int ocb_attach(const struct attach_opts *opts);
 /* Unpins a container's directory; nothing pinned is not an error. */
 int ocb_detach(const char *bpffs, const char *id);
-/* The cgroup id a container's pinned links are attached to (0: gone). */
-int ocb_pinned_cgroup_id(const char *dir, unsigned long long *cgroup_id);
 
 #endif

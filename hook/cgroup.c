@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Finding a container's cgroup v2 directory from /proc. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -58,7 +59,7 @@ static void unescape_octal(char *s)
 /*
  * A mountinfo line: ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER
  */
-static bool parse_mountinfo_line(char *line, char **root, char **mnt)
+static bool parse_mountinfo_line(char *line, int *id, char **root, char **mnt)
 {
 	char *save = NULL, *tok, *fields[5];
 	int i;
@@ -75,6 +76,7 @@ static bool parse_mountinfo_line(char *line, char **root, char **mnt)
 	tok = strtok_r(NULL, " ", &save);
 	if (!tok || strcmp(tok, "cgroup2") != 0)
 		return false;
+	*id = atoi(fields[0]);
 	*root = fields[3];
 	*mnt = fields[4];
 	return true;
@@ -82,19 +84,27 @@ static bool parse_mountinfo_line(char *line, char **root, char **mnt)
 
 int cg_parse_mountinfo(FILE *f, char **mount_point, char **mount_root)
 {
+	return cg_parse_mountinfo_usable(f, NULL, mount_point, mount_root);
+}
+
+int cg_parse_mountinfo_usable(FILE *f, cg_mount_usable usable, char **mount_point,
+			      char **mount_root)
+{
 	char *line = NULL, *root, *mnt;
 	size_t cap = 0;
 	ssize_t n;
-	int err = -ENOENT;
+	int id, err = -ENOENT;
 
 	*mount_point = *mount_root = NULL;
 	while ((n = getline(&line, &cap, f)) > 0) {
 		if (line[n - 1] == '\n')
 			line[n - 1] = '\0';
-		if (!parse_mountinfo_line(line, &root, &mnt))
+		if (!parse_mountinfo_line(line, &id, &root, &mnt))
 			continue;
 		unescape_octal(root);
 		unescape_octal(mnt);
+		if (usable && !usable(id, mnt))
+			continue;
 		*mount_point = strdup(mnt);
 		*mount_root = strdup(root);
 		err = *mount_point && *mount_root ? 0 : -ENOMEM;
@@ -154,7 +164,23 @@ static int read_cgroup_file(const char *file, const char *what, char **path)
 	return err;
 }
 
-static int read_mount(const char *file, char **mnt, char **root)
+/*
+ * A cgroup2 mount can be hidden under a later mount (cgroup2 mounted over
+ * a hybrid /sys/fs/cgroup): use one only if its mount point still leads
+ * to it.
+ */
+static bool mount_reachable(int mount_id, const char *mount_point)
+{
+	struct statx stx;
+
+	if (statx(AT_FDCWD, mount_point, AT_NO_AUTOMOUNT, STATX_MNT_ID, &stx))
+		return false;
+	if (!(stx.stx_mask & STATX_MNT_ID))
+		return true; /* a kernel before 5.8: cannot tell, trust the first */
+	return stx.stx_mnt_id == (__u64)mount_id;
+}
+
+static int read_mount(const char *file, bool live, char **mnt, char **root)
 {
 	FILE *f = fopen(file, "re");
 	int err;
@@ -163,7 +189,7 @@ static int read_mount(const char *file, char **mnt, char **root)
 		err = -errno;
 		return ocb_err(err, "cannot read %s: %s", file, strerror(-err));
 	}
-	err = cg_parse_mountinfo(f, mnt, root);
+	err = cg_parse_mountinfo_usable(f, live ? mount_reachable : NULL, mnt, root);
 	fclose(f);
 	if (err == -ENOENT)
 		return ocb_err(-ENOENT,
@@ -195,7 +221,7 @@ int cg_resolve_from(const struct cg_sources *src, char **dir)
 	int err;
 
 	*dir = NULL;
-	err = read_mount(src->mountinfo, &mnt, &root);
+	err = read_mount(src->mountinfo, src->live_mounts, &mnt, &root);
 	if (err)
 		goto out;
 	err = read_cgroup_file(src->proc_cgroup, "container process", &cg);
@@ -235,6 +261,7 @@ int cg_resolve_pid(pid_t pid, char **dir)
 		.proc_cgroup = proc_cgroup,
 		.mountinfo = "/proc/self/mountinfo",
 		.self_cgroup = "/proc/self/cgroup",
+		.live_mounts = true,
 	};
 	struct stat st;
 	int err;
@@ -255,7 +282,7 @@ int cg_resolve_pid(pid_t pid, char **dir)
 int cg_mount_point(char **mount_point)
 {
 	char *root = NULL;
-	int err = read_mount("/proc/self/mountinfo", mount_point, &root);
+	int err = read_mount("/proc/self/mountinfo", true, mount_point, &root);
 
 	free(root);
 	return err;

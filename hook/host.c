@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "host.h"
@@ -11,6 +12,7 @@
 enum host_root host_root_status(void)
 {
 	unsigned long inner = 1, outer = 1, count = 0;
+	struct stat self, init;
 	FILE *f;
 
 	if (geteuid() != 0)
@@ -21,8 +23,12 @@ enum host_root host_root_status(void)
 			count = 0;
 		fclose(f);
 	}
-	/* Only the initial namespace maps all of 0..2^32-2 onto itself. */
+	/* Only the initial namespace maps all of 0..2^32-2 onto itself... */
 	if (inner || outer || count != 4294967295ul)
+		return HOST_IN_USERNS;
+	/* ...unless root made a child namespace with that same map. */
+	if (!stat("/proc/self/ns/user", &self) && !stat("/proc/1/ns/user", &init) &&
+	    self.st_ino != init.st_ino)
 		return HOST_IN_USERNS;
 	return HOST_ROOT;
 }

@@ -170,6 +170,27 @@ static int read_link_info(const char *path, struct bpf_link_info *info)
 }
 
 /*
+ * The kernel clears a link's cgroup only once the cgroup is released,
+ * some time after rmdir: in between, the directory the hook recorded is
+ * already gone (or is a new cgroup of the same name, another inode).
+ */
+static bool recorded_cgroup_gone(const char *dir, unsigned long long cgroup_id)
+{
+	struct ocb_info info;
+	struct stat st;
+
+	if (inspect_read_info(dir, &info))
+		return false;
+	info.cgroup[sizeof(info.cgroup) - 1] = '\0';
+	/* A truncated path cannot be checked: trust the links. */
+	if (!info.cgroup[0] || strlen(info.cgroup) == sizeof(info.cgroup) - 1)
+		return false;
+	if (stat(info.cgroup, &st))
+		return errno == ENOENT;
+	return (unsigned long long)st.st_ino != cgroup_id;
+}
+
+/*
  * The kernel clears a cgroup link's cgroup once the cgroup is released,
  * so a zero cgroup id on every link means the container is gone. A
  * directory with no link pins at all attaches nothing either.
@@ -193,7 +214,7 @@ enum ocb_liveness inspect_liveness(const char *dir, unsigned long long *cgroup_i
 		read_one = true;
 		if (info.type == BPF_LINK_TYPE_CGROUP && info.cgroup.cgroup_id) {
 			*cgroup_id = info.cgroup.cgroup_id;
-			return OCB_LIVE;
+			return recorded_cgroup_gone(dir, *cgroup_id) ? OCB_STALE : OCB_LIVE;
 		}
 	}
 	return read_one || !failed ? OCB_STALE : OCB_UNKNOWN;

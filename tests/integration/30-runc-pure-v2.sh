@@ -61,27 +61,22 @@ fi
 
 # A cgroup2 mount hidden under a later one (what mounting cgroup2 over a
 # hybrid /sys/fs/cgroup gives): the hook reads the first cgroup2 line of
-# mountinfo, whose mount point no longer leads to it. Known bug;
-# OCB_TEST_KNOWN_BUGS=1 runs it.
-if [ -n "${OCB_TEST_KNOWN_BUGS:-}" ]; then
-	new_cgroup CGS shadow
-	start_in_ns_cg PS "$NS" "$CGS"
-	ID=$T.shadow
-	defer_detach "$ID"
-	hook_state "$ID" "$PS" created >"$T_TMP/shadow.json"
-	HOOK_ERR=$(unshare -m --propagation private sh -c '
-		umount /sys/fs/cgroup && mount -t tmpfs tmpfs /sys/fs/cgroup && mkdir /sys/fs/cgroup/unified &&
-		mount -t cgroup2 cgroup2 /sys/fs/cgroup/unified &&
-		mount -t cgroup2 cgroup2 /sys/fs/cgroup || exit 99
-		exec "$@" prestart' sh "$HOOK" "${HOOK_ARGS[@]}" <"$T_TMP/shadow.json" 2>&1 >/dev/null)
-	HOOK_RC=$?
-	expect_hook_ok "attach with a cgroup2 mount hidden under another" &&
-		check_attached "hidden cgroup2 mount" "$ID" "$CGS"
-	run_hook poststop "$ID" 0 stopped
-	assert_nothing_left "hidden cgroup2 mount" "$ID" "$CGS"
-else
-	skip "attach with a cgroup2 mount hidden under another" \
-		"known bug: the hook takes the first cgroup2 line of mountinfo; OCB_TEST_KNOWN_BUGS=1 runs it"
-fi
+# mountinfo, whose mount point no longer leads to it: the hook must use
+# the cgroup2 mount that is reachable.
+new_cgroup CGS shadow
+start_in_ns_cg PS "$NS" "$CGS"
+ID=$T.shadow
+defer_detach "$ID"
+hook_state "$ID" "$PS" created >"$T_TMP/shadow.json"
+HOOK_ERR=$(unshare -m --propagation private sh -c '
+	umount /sys/fs/cgroup && mount -t tmpfs tmpfs /sys/fs/cgroup && mkdir /sys/fs/cgroup/unified &&
+	mount -t cgroup2 cgroup2 /sys/fs/cgroup/unified &&
+	mount -t cgroup2 cgroup2 /sys/fs/cgroup || exit 99
+	exec "$@" prestart' sh "$HOOK" "${HOOK_ARGS[@]}" <"$T_TMP/shadow.json" 2>&1 >/dev/null)
+HOOK_RC=$?
+expect_hook_ok "attach with a cgroup2 mount hidden under another" &&
+	check_attached "hidden cgroup2 mount" "$ID" "$CGS"
+run_hook poststop "$ID" 0 stopped
+assert_nothing_left "hidden cgroup2 mount" "$ID" "$CGS"
 
 done_testing

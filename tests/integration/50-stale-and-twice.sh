@@ -120,27 +120,22 @@ assert_nothing_left "stale, replaced, stopped" "$ID" "$CG4"
 
 # The kernel lets go of a removed cgroup's links asynchronously (~0.2 s
 # here): an attach of the same id right after the removal still finds
-# them live and is refused. Known bug; OCB_TEST_KNOWN_BUGS=1 runs it.
-if [ -n "${OCB_TEST_KNOWN_BUGS:-}" ]; then
-	ID=$T.quick
-	new_cgroup CGQ1 quick-old
-	start_in_ns_cg PQ1 "$NS" "$CGQ1"
-	new_cgroup CGQ2 quick-new
-	start_in_ns_cg PQ2 "$NS" "$CGQ2"
-	run_hook prestart "$ID" "$PQ1" created
-	expect_hook_ok "attach (quick re-attach)"
-	hook_state "$ID" "$PQ2" created >"$T_TMP/quick.json"
-	kill -KILL "$PQ1"
-	wait_for 5 cg_unpopulated "$CGQ1"
-	rmdir "$CGQ1"
-	hook_stdin prestart <"$T_TMP/quick.json"
-	expect_hook_ok "attach right after the old cgroup was removed replaces the stale pins"
-	run_hook poststop "$ID" 0 stopped
-	assert_nothing_left "quick re-attach" "$ID" "$CGQ2"
-else
-	skip "attach right after the old cgroup was removed" \
-		"known bug: refused as 'already attached' for ~0.2 s; OCB_TEST_KNOWN_BUGS=1 runs it"
-fi
+# them live: the hook also checks the cgroup directory it recorded.
+ID=$T.quick
+new_cgroup CGQ1 quick-old
+start_in_ns_cg PQ1 "$NS" "$CGQ1"
+new_cgroup CGQ2 quick-new
+start_in_ns_cg PQ2 "$NS" "$CGQ2"
+run_hook prestart "$ID" "$PQ1" created
+expect_hook_ok "attach (quick re-attach)"
+hook_state "$ID" "$PQ2" created >"$T_TMP/quick.json"
+kill -KILL "$PQ1"
+wait_for 5 cg_unpopulated "$CGQ1"
+rmdir "$CGQ1"
+hook_stdin prestart <"$T_TMP/quick.json"
+expect_hook_ok "attach right after the old cgroup was removed replaces the stale pins"
+run_hook poststop "$ID" 0 stopped
+assert_nothing_left "quick re-attach" "$ID" "$CGQ2"
 
 # Stale pins, then poststop (the runtime did run it, late): removed too.
 ID=$T.stale2
