@@ -34,19 +34,40 @@ say "cgroup v2 at:  $CG2_MNT"
 say "bpffs at:      $BPFFS"
 say "container id:  $ID  (bpffs forbids dots: pinned as $(basename "$(pin_dir "$ID")"))"
 
-step "A private network namespace, with a web server on 127.0.0.1:8080"
+step "A private network namespace, with web servers on 127.0.0.1:8080 and 127.0.0.2:8080"
 new_netns NS demo
 mkdir -p "$T_TMP/www"
 echo "hello from the web server in $NS" >"$T_TMP/www/index.html"
-bg_start HTTPD "$T_TMP/httpd.log" in_ns "$NS" busybox httpd -f -p 127.0.0.1:8080 -h "$T_TMP/www"
-wait_for 5 listening "$NS" 8080 || bail "web server on 127.0.0.1:8080"
+for a in 127.0.0.1 127.0.0.2; do
+	bg_start HTTPD "$T_TMP/httpd-$a.log" in_ns "$NS" busybox httpd -f -p "$a:8080" -h "$T_TMP/www"
+done
+wait_for 5 listening "$NS" 8080 || bail "web servers on port 8080"
 show ip netns list
 show ip netns exec "$NS" ss -ltn
+
+step "An administrator's profiles: 'demo' denies 127.0.0.2 and SMTP; 'open' allows all"
+CFG=$T_TMP/config
+mkdir -p "$CFG/profiles" && chmod 755 "$CFG" "$CFG/profiles"
+cat >"$CFG/profiles/demo.json" <<'JSON'
+{
+  "description": "no 127.0.0.2, no SMTP",
+  "egress": {
+    "default": "allow",
+    "deny": ["127.0.0.2", {"cidr": "0.0.0.0/0", "proto": "tcp", "ports": "25,465,587"}]
+  }
+}
+JSON
+echo '{"description": "everything allowed, counted"}' >"$CFG/profiles/open.json"
+chmod 644 "$CFG"/profiles/*.json
+HOOK_ARGS+=(--config-dir "$CFG")
+show cat "$CFG/profiles/demo.json"
 
 step "A runc bundle: busybox-static rootfs, that netns, the hook at prestart and poststop"
 make_bundle BUNDLE demo "$NS" prestart sh -c 'exec sleep 600'
 CG=$BUNDLE_CG
-show jq '{args: .process.args, cgroupsPath: .linux.cgroupsPath, network: (.linux.namespaces[] | select(.type == "network")), hooks}' "$BUNDLE/config.json"
+jq '.annotations["oci-cgroup-bpf-hook/profile"] = "demo"' "$BUNDLE/config.json" >"$BUNDLE/c.json" &&
+	mv "$BUNDLE/c.json" "$BUNDLE/config.json"
+show jq '{args: .process.args, annotations, cgroupsPath: .linux.cgroupsPath, network: (.linux.namespaces[] | select(.type == "network")), hooks}' "$BUNDLE/config.json"
 
 step "runc run -d: runc calls the hook at prestart, before the container's process starts"
 defer_detach "$ID"
@@ -70,8 +91,25 @@ for n in "${LINK_NAMES[@]}"; do
 	show bpftool link show pinned "$DIR/$n"
 done
 
-step "The container talks to the web server"
+step "The container talks to the web server; the profile stops it at 127.0.0.2"
+bg_start TRACE "$T_TMP/trace.log" "$HOOK" "${HOOK_ARGS[@]}" trace "$ID"
+sleep 0.5
 show runc --root "$RUNC_ROOT" exec "$ID" wget -qO- http://127.0.0.1:8080/
+show runc --root "$RUNC_ROOT" exec "$ID" wget -qO- http://127.0.0.2:8080/
+show runc --root "$RUNC_ROOT" exec "$ID" nc -w 1 127.0.0.1 25
+sleep 0.5
+bg_stop "$TRACE"
+say "what 'oci-cgroup-bpf-hook trace $ID' printed meanwhile:"
+sed 's/^/      /' "$T_TMP/trace.log"
+
+step "The hook's own view: list, show, stats"
+show "$HOOK" "${HOOK_ARGS[@]}" list
+show "$HOOK" "${HOOK_ARGS[@]}" show "$ID"
+show "$HOOK" "${HOOK_ARGS[@]}" stats "$ID"
+
+step "Incident over: apply 'open' to the running container, atomically"
+show "$HOOK" "${HOOK_ARGS[@]}" apply "$ID" open
+show runc --root "$RUNC_ROOT" exec "$ID" wget -qO- http://127.0.0.2:8080/
 
 step "Counters: bpftool map dump pinned $DIR/stats (one value per CPU)"
 show bpftool map dump pinned "$DIR/stats"
