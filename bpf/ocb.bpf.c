@@ -176,6 +176,8 @@ static __always_inline struct decision decide(__u8 dir, __u8 proto, __u16 port,
 	__builtin_memcpy(key.addr, remote, 16);
 	best = bpf_map_lookup_elem(&rules, &key);
 
+	if (!c->has_classes)
+		goto out;
 	pkey.prefixlen = OCB_PORT_KEY_HDR_BITS + 16;
 	pkey.gen = gen;
 	pkey.dir = dir;
@@ -190,6 +192,7 @@ static __always_inline struct decision decide(__u8 dir, __u8 proto, __u16 port,
 		if (r && (!best || r->addr_bits >= best->addr_bits))
 			best = r;
 	}
+out:
 	if (best) {
 		d.verdict = best->verdict;
 		d.rule = best->rule;

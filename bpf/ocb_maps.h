@@ -104,7 +104,8 @@ struct ocb_conf {
 	__u8 mode;               /* OCB_MODE_* */
 	__u8 sockets;            /* OCB_SOCK_DENY_* */
 	__u8 trace;              /* OCB_TRACE_* */
-	__u8 pad[3];
+	__u8 has_classes;        /* any protocol/port rule: consult the ports trie */
+	__u8 pad[2];
 };
 
 /* The live generation: the one element of the `active` map. */
