@@ -2,6 +2,10 @@
 VERSION    := 0.1.0
 PREFIX     ?= /usr
 DESTDIR    ?=
+# Sanitizer objects must not mix with the others: their own directory.
+ifeq ($(SANITIZE),1)
+BUILD      ?= build-san
+endif
 BUILD      ?= build
 CC         ?= cc
 CLANG      ?= clang
@@ -67,9 +71,18 @@ unit: all $(UNIT_BINS)
 $(BUILD)/nettool: tests/tools/nettool.c | $(BUILD)
 	$(CC) -static -O2 -Wall -Wextra -Werror -o $@ $<
 
+# The tests run $(BUILD)'s hook (OCB_HOOK) but always build/nettool, a
+# static test tool that is never sanitized.
+ifneq ($(BUILD),build)
+CHECK_EXTRA := build/nettool
+build/nettool: tests/tools/nettool.c
+	mkdir -p build
+	$(CC) -static -O2 -Wall -Wextra -Werror -o $@ $<
+endif
+
 check: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(BUILD)/nettool
-	@./tests/run-all.sh
+	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(BUILD)/nettool $(CHECK_EXTRA)
+	@BUILD=$(BUILD) OCB_HOOK=$${OCB_HOOK:-$(abspath $(BIN))} ./tests/run-all.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -91,3 +104,5 @@ clean:
 # install, uninstall, deb, rpm, check-package
 -include packaging/install.mk
 -include bench/bench.mk
+# fuzzing harnesses (make fuzz), their replay in check, make stress
+-include tests/fuzz/fuzz.mk

@@ -333,6 +333,10 @@ int ocb_detach(const char *bpffs, const char *id)
 		err = pin_retire(&tree, id);
 		if (!err && had)
 			ocb_log_info("detached container %s", id);
+		/* A prestart killed mid-way (a runtime's hook timeout) leaves
+		 * a staging directory whose links keep programs attached. */
+		if (!err && pin_sweep_abandoned(&tree))
+			ocb_log_info("some work directories of dead hook processes remain; run gc");
 	}
 	pin_unlock_id(&lock, !err);
 	return err;

@@ -294,7 +294,8 @@ static int resolve_ties(struct compiler *c, struct ocb_policy *pol)
 {
 	size_t i, j;
 
-	qsort(c->cands, c->n_cands, sizeof(*c->cands), cmp_candidate);
+	if (c->n_cands)
+		qsort(c->cands, c->n_cands, sizeof(*c->cands), cmp_candidate);
 	pol->rules = calloc(c->n_cands ? c->n_cands : 1, sizeof(*pol->rules));
 	if (!pol->rules)
 		return -ENOMEM;

@@ -175,13 +175,28 @@ static int parse_config(json_t *root, const char *origin, struct ocb_config *cfg
 	return 0;
 }
 
+int config_parse(const char *buf, size_t len, const char *origin, struct ocb_config *cfg)
+{
+	json_error_t jerr;
+	json_t *root;
+	int err;
+
+	memset(cfg, 0, sizeof(*cfg));
+	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root)
+		return ocb_err(-EINVAL, "%s:%d:%d: %s", origin, jerr.line, jerr.column, jerr.text);
+	err = parse_config(root, origin, cfg);
+	json_decref(root);
+	if (err)
+		config_free(cfg);
+	return err;
+}
+
 int config_load(const char *dir, struct ocb_config *cfg)
 {
 	char origin[PATH_MAX + 16];
-	json_error_t jerr;
-	json_t *root;
-	size_t len;
-	char *buf;
+	size_t len = 0;
+	char *buf = NULL;
 	int err;
 
 	memset(cfg, 0, sizeof(*cfg));
@@ -191,14 +206,8 @@ int config_load(const char *dir, struct ocb_config *cfg)
 	if (err)
 		return err;
 	snprintf(origin, sizeof(origin), "%s/config.json", dir);
-	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	err = config_parse(buf, len, origin, cfg);
 	free(buf);
-	if (!root)
-		return ocb_err(-EINVAL, "%s:%d:%d: %s", origin, jerr.line, jerr.column, jerr.text);
-	err = parse_config(root, origin, cfg);
-	json_decref(root);
-	if (err)
-		config_free(cfg);
 	return err;
 }
 

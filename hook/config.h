@@ -16,6 +16,8 @@ struct ocb_config {
 };
 
 int config_load(const char *dir, struct ocb_config *cfg);
+/* config.json's text; @origin names it in messages (also for the fuzzer). */
+int config_parse(const char *buf, size_t len, const char *origin, struct ocb_config *cfg);
 void config_free(struct ocb_config *cfg);
 
 /*

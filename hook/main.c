@@ -17,6 +17,7 @@
 #include "host.h"
 #include "policy.h"
 #include "log.h"
+#include "sandbox.h"
 #include "state.h"
 
 #define DEFAULT_BPFFS "/sys/fs/bpf"
@@ -32,16 +33,22 @@ struct verb {
 	const char *name;
 	int (*run)(const struct cli_ctx *ctx, int argc, char **argv);
 	const char *summary;
+	enum ocb_sandbox sandbox; /* the seccomp profile it runs under */
 };
 
 static const struct verb verbs[] = {
-	{ "apply", cmd_apply, "apply ID PROFILE  switch a running container to another profile" },
-	{ "trace", cmd_trace, "trace [ID...]     stream connect and drop events as they happen" },
-	{ "stats", cmd_stats, "stats [ID...]     counters per container (--prometheus)" },
-	{ "list", cmd_list, "list              attached containers" },
-	{ "show", cmd_show, "show ID           everything about one container, read from the kernel" },
-	{ "gc", cmd_gc, "gc                remove pins of containers whose cgroup is gone (--dry-run)" },
-	{ "check", cmd_check, "check             preflight of this host" },
+	{ "apply", cmd_apply, "apply ID PROFILE  switch a running container to another profile",
+	  OCB_SANDBOX_APPLY },
+	{ "trace", cmd_trace, "trace [ID...]     stream connect and drop events as they happen",
+	  OCB_SANDBOX_TRACE },
+	{ "stats", cmd_stats, "stats [ID...]     counters per container (--prometheus)",
+	  OCB_SANDBOX_STATS },
+	{ "list", cmd_list, "list              attached containers", OCB_SANDBOX_LIST },
+	{ "show", cmd_show, "show ID           everything about one container, read from the kernel",
+	  OCB_SANDBOX_SHOW },
+	{ "gc", cmd_gc, "gc                remove pins of containers whose cgroup is gone (--dry-run)",
+	  OCB_SANDBOX_GC },
+	{ "check", cmd_check, "check             preflight of this host", OCB_SANDBOX_CHECK },
 };
 
 static void usage(FILE *out)
@@ -104,6 +111,40 @@ static int select_policy(const struct options *o, const struct ocb_config *cfg,
 	return config_load_policy(o->config_dir, *name, pol);
 }
 
+/*
+ * With "on_error": "allow", a profile that cannot be applied must not
+ * leave the container with less than it gets without an annotation, or
+ * naming a broken profile would escape the default: fall back to
+ * default_profile, and to accounting only if that fails too.
+ */
+static int fall_back(const struct options *o, const struct ocb_config *cfg,
+		     const struct oci_state *st, struct ocb_policy **pol, const char **name)
+{
+	const char *failed = oci_state_annotation(st, OCB_ANNOTATION_PROFILE);
+
+	if (!failed)
+		failed = cfg->default_profile;
+	ocb_log_warn("container %s: profile %s cannot be applied (on_error is allow): %s",
+		     st->id, failed ? failed : "-", ocb_err_msg());
+	ocb_err_clear();
+	policy_free(*pol);
+	*pol = NULL;
+	*name = NULL;
+	if (cfg->default_profile && (!failed || strcmp(failed, cfg->default_profile))) {
+		if (!config_load_policy(o->config_dir, cfg->default_profile, pol)) {
+			*name = cfg->default_profile;
+			ocb_log_warn("container %s gets the default profile %s instead", st->id,
+				     *name);
+			return 0;
+		}
+		ocb_log_warn("container %s: the default profile %s cannot be applied either: %s",
+			     st->id, cfg->default_profile, ocb_err_msg());
+		ocb_err_clear();
+	}
+	ocb_log_warn("container %s gets no policy, accounting only", st->id);
+	return 0;
+}
+
 static int stage_attach(const struct options *o, const struct oci_state *st)
 {
 	struct attach_opts ao = {
@@ -125,13 +166,15 @@ static int stage_attach(const struct options *o, const struct oci_state *st)
 	if (err)
 		return err;
 	err = select_policy(o, &cfg, st, &pol, &ao.profile);
+	if (err && cfg.on_error_allow)
+		err = fall_back(o, &cfg, st, &pol, &ao.profile);
 	if (!err) {
 		ao.policy = pol;
 		err = ocb_attach(&ao);
 	}
 	/* "on_error": "allow" lets the container start; the error is logged. */
 	if (err && cfg.on_error_allow) {
-		ocb_log_warn("container %s starts without its policy (on_error is allow): %s",
+		ocb_log_warn("container %s starts without our programs (on_error is allow): %s",
 			     st->id, ocb_err_msg()[0] ? ocb_err_msg() : strerror(-err));
 		ocb_err_clear();
 		err = 0;
@@ -202,7 +245,11 @@ static int run_stage(const struct options *o, const char *stage)
 				       "no stage given and the state's status is not \"stopped\"; pass the stage (prestart, createRuntime or poststop) in the hook's args");
 		}
 	}
-	err = kind == STAGE_ATTACH ? stage_attach(o, &st) : stage_detach(o, &st);
+	/* The input is read: from here on, only the stage's system calls. */
+	err = ocb_sandbox_enter(kind == STAGE_ATTACH ? OCB_SANDBOX_ATTACH : OCB_SANDBOX_DETACH,
+				o->bpffs);
+	if (!err)
+		err = kind == STAGE_ATTACH ? stage_attach(o, &st) : stage_detach(o, &st);
 	oci_state_free(&st);
 	return err;
 }
@@ -260,7 +307,10 @@ int main(int argc, char **argv)
 			struct cli_ctx ctx = { o.bpffs, o.config_dir, o.json };
 
 			optind++;
-			err = v->run(&ctx, argc - optind + 1, argv + optind - 1);
+			/* The verb parses its own arguments; those need no calls. */
+			err = ocb_sandbox_enter(v->sandbox, o.bpffs);
+			if (!err)
+				err = v->run(&ctx, argc - optind + 1, argv + optind - 1);
 			if (err == CLI_USAGE)
 				return 2;
 			if (err) {

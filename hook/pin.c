@@ -302,3 +302,22 @@ bool pin_work_abandoned(const char *name)
 	pid = strtol(dash + 1, NULL, 10);
 	return pid > 0 && kill((pid_t)pid, 0) && errno == ESRCH;
 }
+
+int pin_sweep_abandoned(const struct pin_tree *t)
+{
+	char path[PATH_MAX + NAME_MAX + 2];
+	struct dirent *de;
+	int failed = 0;
+	DIR *d = opendir(t->work);
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.' || !pin_work_abandoned(de->d_name))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", t->work, de->d_name);
+		failed += pin_remove_tree(path) != 0;
+	}
+	closedir(d);
+	return failed;
+}

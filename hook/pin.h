@@ -64,5 +64,8 @@ int pin_remove_tree(const char *dir);
 bool pin_exists(const struct pin_tree *t, const char *id);
 /* True for a work directory whose hook process no longer runs. */
 bool pin_work_abandoned(const char *name);
+/* Removes the work directories of hook processes that died (a killed
+ * attach's staging, a killed detach's trash); returns how many failed. */
+int pin_sweep_abandoned(const struct pin_tree *t);
 
 #endif

@@ -12,7 +12,13 @@ PACKAGES=(
 	runc busybox-static iproute2 jq socat netcat-openbsd iperf3 nftables
 	util-linux coreutils procps
 	# the podman and packaging tests (tests/integration/7*)
-	podman python3 python3-yaml groff-base mandoc
+	podman python3 python3-yaml groff-base mandoc man-db
+	# hardening tests (tests/integration/9*): syscall injection, memcheck
+	strace valgrind
+	# `stats --prometheus` is checked with promtool
+	prometheus
+	# make check-package: .deb and .rpm builds, lintian
+	debhelper dpkg-dev lintian rpm cpio
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
