@@ -111,7 +111,7 @@ const volatile __u64 container_cgid = 0;
 struct packet {
 	__u8 remote[16]; /* IPv6 or IPv4-mapped */
 	__u8 local[16];
-	__u16 port;      /* remote port at egress, local port at ingress */
+	__u16 port; /* remote port at egress, local port at ingress */
 	__u16 remote_port;
 	__u16 local_port;
 	__u8 proto;
@@ -135,8 +135,8 @@ static __always_inline void map_ipv4(__u8 addr[16], __u32 ip4)
 
 static __always_inline int has_ports(__u8 proto)
 {
-	return proto == IPPROTO_TCP || proto == IPPROTO_UDP ||
-	       proto == IPPROTO_UDPLITE || proto == IPPROTO_SCTP;
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE ||
+	       proto == IPPROTO_SCTP;
 }
 
 /* The live generation's settings, or NULL; @gen receives the generation. */
@@ -197,8 +197,8 @@ out:
 		d.verdict = best->verdict;
 		d.rule = best->rule;
 	} else {
-		d.verdict = dir == OCB_INGRESS ? c->default_verdict[OCB_INGRESS] :
-						 c->default_verdict[OCB_EGRESS];
+		d.verdict = dir == OCB_INGRESS ? c->default_verdict[OCB_INGRESS]
+					       : c->default_verdict[OCB_EGRESS];
 	}
 	return d;
 }
@@ -329,9 +329,9 @@ static __always_inline void trace_drop(struct __sk_buff *skb, __u8 dir, const st
 }
 
 enum flow {
-	FLOW_NEW,       /* the policy decides this packet */
-	FLOW_DECIDED,   /* a socket hook decided the flow already */
-	FLOW_UDP_PEER,  /* decided if it comes from the connected UDP peer */
+	FLOW_NEW,      /* the policy decides this packet */
+	FLOW_DECIDED,  /* a socket hook decided the flow already */
+	FLOW_UDP_PEER, /* decided if it comes from the connected UDP peer */
 };
 
 /*
@@ -396,8 +396,8 @@ static __always_inline void trace_sock_addr(struct bpf_sock_addr *ctx, enum sock
 					    struct decision d)
 {
 	struct ocb_event *e;
-	__u8 flag = d.verdict == OCB_DENY ? OCB_TRACE_CONNECTS | OCB_TRACE_DROPS :
-					    OCB_TRACE_CONNECTS;
+	__u8 flag =
+		d.verdict == OCB_DENY ? OCB_TRACE_CONNECTS | OCB_TRACE_DROPS : OCB_TRACE_CONNECTS;
 
 	if (!(d.trace & flag))
 		return;
@@ -508,7 +508,8 @@ int BPF_PROG(ocb_sock_create, int family, int type, int protocol, int kern)
 	if (s)
 		s->sockets_denied++;
 	if (c->trace & OCB_TRACE_DROPS) {
-		struct decision d = { .rule = OCB_RULE_DEFAULT, .verdict = OCB_DENY,
+		struct decision d = { .rule = OCB_RULE_DEFAULT,
+				      .verdict = OCB_DENY,
 				      .enforce = !(c->mode & OCB_MODE_AUDIT) };
 		struct ocb_event *e = event_start(OCB_EV_SOCKET, d, OCB_EGRESS);
 

@@ -70,16 +70,16 @@ struct ocb_rule_key {
 	__u32 prefixlen;
 	__u8 gen;
 	__u8 dir;
-	__u16 class;     /* fully covered by every prefix: host order */
+	__u16 class; /* fully covered by every prefix: host order */
 	__u8 kind;
 	__u8 addr[16];
-	__u8 pad[3];     /* never covered by prefixlen */
+	__u8 pad[3]; /* never covered by prefixlen */
 };
 
 struct ocb_rule {
-	__u32 rule;      /* index of the rule in the profile, for tracing */
-	__u8 addr_bits;  /* prefix length of the address, 0..128 */
-	__u8 verdict;    /* enum ocb_verdict */
+	__u32 rule;	/* index of the rule in the profile, for tracing */
+	__u8 addr_bits; /* prefix length of the address, 0..128 */
+	__u8 verdict;	/* enum ocb_verdict */
 	__u8 pad[2];
 };
 
@@ -91,7 +91,7 @@ struct ocb_port_key {
 	__u8 proto;
 	__u8 zero;
 	__be16 port;
-	__u8 pad[2];     /* never covered by prefixlen */
+	__u8 pad[2]; /* never covered by prefixlen */
 };
 
 struct ocb_class {
@@ -101,10 +101,10 @@ struct ocb_class {
 /* Per-generation settings (array indexed by generation). */
 struct ocb_conf {
 	__u8 default_verdict[2]; /* indexed by enum ocb_dir */
-	__u8 mode;               /* OCB_MODE_* */
-	__u8 sockets;            /* OCB_SOCK_DENY_* */
-	__u8 trace;              /* OCB_TRACE_* */
-	__u8 has_classes;        /* any protocol/port rule: consult the ports trie */
+	__u8 mode;		 /* OCB_MODE_* */
+	__u8 sockets;		 /* OCB_SOCK_DENY_* */
+	__u8 trace;		 /* OCB_TRACE_* */
+	__u8 has_classes;	 /* any protocol/port rule: consult the ports trie */
 	__u8 pad[2];
 };
 
@@ -115,11 +115,11 @@ struct ocb_active {
 
 /* What the hook recorded at attach time: the one element of `info`. */
 struct ocb_info {
-	__u64 attach_time;  /* CLOCK_REALTIME, nanoseconds */
+	__u64 attach_time; /* CLOCK_REALTIME, nanoseconds */
 	__u64 cgroup_id;
 	char profile[64];
-	char cgroup[432];   /* the cgroup's directory as the hook saw it (mount
-			     * point included), truncated if longer */
+	char cgroup[432]; /* the cgroup's directory as the hook saw it (mount
+			   * point included), truncated if longer */
 };
 
 enum ocb_event_type {
@@ -136,18 +136,18 @@ enum ocb_event_type {
  * IPv4-mapped; ports are host order.
  */
 struct ocb_event {
-	__u64 time_ns;   /* CLOCK_BOOTTIME */
+	__u64 time_ns;	 /* CLOCK_BOOTTIME */
 	__u64 cgroup_id; /* the container's cgroup (where we are attached) */
-	__u32 pid;       /* 0 for packets */
-	__u32 rule;      /* rule index, or OCB_RULE_DEFAULT */
-	__u32 len;       /* packet length, 0 for connects */
-	__u8 type;       /* enum ocb_event_type */
-	__u8 verdict;    /* enum ocb_verdict, as decided */
-	__u8 enforced;   /* 0 in audit mode: a deny was only counted */
-	__u8 dir;        /* enum ocb_dir */
+	__u32 pid;	 /* 0 for packets */
+	__u32 rule;	 /* rule index, or OCB_RULE_DEFAULT */
+	__u32 len;	 /* packet length, 0 for connects */
+	__u8 type;	 /* enum ocb_event_type */
+	__u8 verdict;	 /* enum ocb_verdict, as decided */
+	__u8 enforced;	 /* 0 in audit mode: a deny was only counted */
+	__u8 dir;	 /* enum ocb_dir */
 	__u8 proto;
-	__u8 family;     /* AF_INET, AF_INET6; for sockets the socket's */
-	__u16 port;      /* remote port (local port for ingress drops) */
+	__u8 family; /* AF_INET, AF_INET6; for sockets the socket's */
+	__u16 port;  /* remote port (local port for ingress drops) */
 	__u16 local_port;
 	__u16 pad;
 	char comm[16];

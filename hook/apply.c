@@ -26,7 +26,7 @@ static int open_pinned(const char *dir, const char *name, int *fd)
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	*fd = bpf_obj_get(path);
 	if (*fd < 0)
-		return ocb_err(-errno, "cannot open %s: %s", path, strerror(errno));
+		return ocb_err(ocb_errno(), "cannot open %s: %s", path, strerror(errno));
 	return 0;
 }
 
@@ -61,14 +61,13 @@ static int map_capacity(int fd, __u32 *max_entries)
 	__u32 len = sizeof(info);
 
 	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		return -errno;
+		return ocb_errno();
 	*max_entries = info.max_entries;
 	return 0;
 }
 
 /* The old and the new generation live side by side for a moment. */
-static int check_fits(const struct pinned_maps *pm, const struct ocb_policy *pol,
-		      const char *id)
+static int check_fits(const struct pinned_maps *pm, const struct ocb_policy *pol, const char *id)
 {
 	__u32 rules_cap = 0, ports_cap = 0;
 	int err = map_capacity(pm->m.rules, &rules_cap);
@@ -105,13 +104,12 @@ static int update_info_profile(int fd, const char *profile)
 	__u32 zero = 0;
 
 	if (bpf_map_lookup_elem(fd, &zero, &info))
-		return -errno;
+		return ocb_errno();
 	snprintf(info.profile, sizeof(info.profile), "%s", profile);
-	return bpf_map_update_elem(fd, &zero, &info, BPF_ANY) ? -errno : 0;
+	return bpf_map_update_elem(fd, &zero, &info, BPF_ANY) ? ocb_errno() : 0;
 }
 
-int ocb_apply(const char *bpffs, const char *id, const struct ocb_policy *pol,
-	      const char *profile)
+int ocb_apply(const char *bpffs, const char *id, const struct ocb_policy *pol, const char *profile)
 {
 	struct pinned_maps pm = { { -1, -1, -1, -1 }, -1 };
 	struct pin_lock lock = { .fd = -1 };

@@ -5,7 +5,6 @@
 struct ocb_policy;
 
 /* Switches a running container to @pol (named @profile), atomically. */
-int ocb_apply(const char *bpffs, const char *id, const struct ocb_policy *pol,
-	      const char *profile);
+int ocb_apply(const char *bpffs, const char *id, const struct ocb_policy *pol, const char *profile);
 
 #endif

@@ -31,10 +31,10 @@ struct link_spec {
 	struct bpf_program *(*prog)(struct ocb *skel);
 };
 
-#define PROG_GETTER(name)                                                \
-	static struct bpf_program *prog_##name(struct ocb *skel)         \
-	{                                                                \
-		return skel->progs.ocb_##name;                           \
+#define PROG_GETTER(name)                                        \
+	static struct bpf_program *prog_##name(struct ocb *skel) \
+	{                                                        \
+		return skel->progs.ocb_##name;                   \
 	}
 PROG_GETTER(ingress)
 PROG_GETTER(egress)
@@ -46,9 +46,9 @@ PROG_GETTER(sock_create)
 
 /* "sockets" (the LSM program) comes last: only some profiles load it. */
 static const struct link_spec link_specs[] = {
-	{ "ingress", prog_ingress },   { "egress", prog_egress },
-	{ "connect4", prog_connect4 }, { "connect6", prog_connect6 },
-	{ "sendmsg4", prog_sendmsg4 }, { "sendmsg6", prog_sendmsg6 },
+	{ "ingress", prog_ingress },	 { "egress", prog_egress },
+	{ "connect4", prog_connect4 },	 { "connect6", prog_connect6 },
+	{ "sendmsg4", prog_sendmsg4 },	 { "sendmsg6", prog_sendmsg6 },
 	{ "sockets", prog_sock_create },
 };
 #define N_LINKS (sizeof(link_specs) / sizeof(link_specs[0]))
@@ -75,7 +75,8 @@ static int pidfd_open_checked(pid_t pid, int *pidfd)
 		if (errno == ESRCH)
 			return ocb_err(-ESRCH, "process %d does not exist; did the container exit?",
 				       (int)pid);
-		return ocb_err(-errno, "cannot open process %d: %s", (int)pid, strerror(errno));
+		return ocb_err(ocb_errno(), "cannot open process %d: %s", (int)pid,
+			       strerror(errno));
 	}
 	return 0;
 }
@@ -92,7 +93,8 @@ static int open_container_cgroup(struct attach_run *run)
 		return err;
 	run->cgroup_fd = open(run->cgroup_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (run->cgroup_fd < 0)
-		return ocb_err(-errno, "cannot open cgroup %s: %s", run->cgroup_dir, strerror(errno));
+		return ocb_err(ocb_errno(), "cannot open cgroup %s: %s", run->cgroup_dir,
+			       strerror(errno));
 	if (syscall(SYS_pidfd_send_signal, run->pidfd, 0, NULL, 0))
 		return ocb_err(-ESRCH, "process %d exited while its cgroup was resolved",
 			       (int)run->opts->pid);
@@ -161,7 +163,7 @@ static int load_programs(struct attach_run *run)
 
 	run->skel = ocb__open_opts(&open_opts);
 	if (!run->skel)
-		return ocb_err(-errno, "cannot open the BPF object: %s", strerror(errno));
+		return ocb_err(ocb_errno(), "cannot open the BPF object: %s", strerror(errno));
 	/* On cgroup2, a cgroup's inode number is its id. */
 	if (!fstat(run->cgroup_fd, &st))
 		run->skel->rodata->container_cgid = st.st_ino;
@@ -197,10 +199,11 @@ static int write_info(struct attach_run *run)
 	info.attach_time = (__u64)now.tv_sec * 1000000000ull + (__u64)now.tv_nsec;
 	if (!fstat(run->cgroup_fd, &st))
 		info.cgroup_id = st.st_ino;
-	snprintf(info.profile, sizeof(info.profile), "%s", run->opts->profile ? run->opts->profile : "");
+	snprintf(info.profile, sizeof(info.profile), "%s",
+		 run->opts->profile ? run->opts->profile : "");
 	snprintf(info.cgroup, sizeof(info.cgroup), "%s", run->cgroup_dir);
 	if (bpf_map_update_elem(bpf_map__fd(run->skel->maps.info), &zero, &info, BPF_ANY))
-		return ocb_err(-errno, "cannot write the info map: %s", strerror(errno));
+		return ocb_err(ocb_errno(), "cannot write the info map: %s", strerror(errno));
 	return 0;
 }
 
@@ -240,7 +243,7 @@ static int attach_and_pin(struct attach_run *run)
 			continue;
 		run->links[i] = bpf_program__attach_cgroup(prog, run->cgroup_fd);
 		if (!run->links[i]) {
-			err = -errno;
+			err = ocb_errno();
 			return ocb_err(err, "cannot attach %s to cgroup %s: %s", link_specs[i].pin,
 				       run->cgroup_dir, strerror(-err));
 		}
@@ -280,12 +283,13 @@ static int attach_locked(struct attach_run *run)
 	if (!err)
 		err = load_programs(run);
 	if (!err)
-		err = policy_write_maps(run->opts->policy, &(struct policy_maps){
-			.active = bpf_map__fd(run->skel->maps.active),
-			.conf = bpf_map__fd(run->skel->maps.conf),
-			.rules = bpf_map__fd(run->skel->maps.rules),
-			.ports = bpf_map__fd(run->skel->maps.ports),
-		});
+		err = policy_write_maps(run->opts->policy,
+					&(struct policy_maps){
+						.active = bpf_map__fd(run->skel->maps.active),
+						.conf = bpf_map__fd(run->skel->maps.conf),
+						.rules = bpf_map__fd(run->skel->maps.rules),
+						.ports = bpf_map__fd(run->skel->maps.ports),
+					});
 	if (!err)
 		err = write_info(run);
 	if (!err)

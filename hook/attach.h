@@ -11,7 +11,7 @@ struct attach_opts {
 	const char *id;
 	pid_t pid;
 	const struct ocb_policy *policy; /* compiled profile */
-	const char *profile;             /* its name, for info and logs */
+	const char *profile;		 /* its name, for info and logs */
 };
 
 /* Attaches and pins every program for a container: all or nothing. */

@@ -148,9 +148,10 @@ static int read_cgroup_file(const char *file, const char *what, char **path)
 	int err;
 
 	if (!f) {
-		err = -errno;
+		err = ocb_errno();
 		if (err == -ENOENT)
-			return ocb_err(-ESRCH, "%s: %s does not exist; has the process exited?", what, file);
+			return ocb_err(-ESRCH, "%s: %s does not exist; has the process exited?",
+				       what, file);
 		return ocb_err(err, "%s: cannot read %s: %s", what, file, strerror(-err));
 	}
 	err = cg_parse_proc_cgroup(f, path);
@@ -186,7 +187,7 @@ static int read_mount(const char *file, bool live, char **mnt, char **root)
 	int err;
 
 	if (!f) {
-		err = -errno;
+		err = ocb_errno();
 		return ocb_err(err, "cannot read %s: %s", file, strerror(-err));
 	}
 	err = cg_parse_mountinfo_usable(f, live ? mount_reachable : NULL, mnt, root);

@@ -19,9 +19,9 @@ int cg_parse_mountinfo_usable(FILE *f, cg_mount_usable usable, char **mount_poin
 /* Where cgroup resolution reads from: /proc in production, fixtures in tests. */
 struct cg_sources {
 	const char *proc_cgroup; /* /proc/<pid>/cgroup */
-	const char *mountinfo;   /* /proc/self/mountinfo */
+	const char *mountinfo;	 /* /proc/self/mountinfo */
 	const char *self_cgroup; /* /proc/self/cgroup */
-	bool live_mounts;        /* skip cgroup2 mounts hidden by later mounts */
+	bool live_mounts;	 /* skip cgroup2 mounts hidden by later mounts */
 };
 
 /*

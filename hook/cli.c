@@ -37,8 +37,8 @@ int cli_parse(const struct cli_ctx *ctx, const struct cli_spec *spec, int argc, 
 	int c;
 
 	for (i = 0; spec->flags && spec->flags[i].name && n < MAX_FLAGS; i++, n++) {
-		opts[2 + n] = (struct option){ spec->flags[i].name, no_argument, NULL,
-					       (int)(0x100 + n) };
+		opts[2 + n] =
+			(struct option){ spec->flags[i].name, no_argument, NULL, (int)(0x100 + n) };
 		if (spec->flags[i].short_name) {
 			size_t len = strlen(shorts);
 

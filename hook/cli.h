@@ -25,15 +25,15 @@ struct cli_ctx {
 struct cli_flag {
 	const char *name; /* long name, e.g. "dry-run" */
 	char short_name;  /* 0 for none */
-	bool *value;      /* set to true when given */
+	bool *value;	  /* set to true when given */
 };
 
 struct cli_spec {
 	const char *verb;
 	void (*usage)(FILE *out);
 	const struct cli_flag *flags; /* ends with a NULL name; may be NULL */
-	int min_args, max_args;       /* operands; max_args -1: any number */
-	const char *args_hint;        /* said when the operand count is wrong */
+	int min_args, max_args;	      /* operands; max_args -1: any number */
+	const char *args_hint;	      /* said when the operand count is wrong */
 };
 
 /*

@@ -24,8 +24,9 @@ static void apply_usage(FILE *out)
 
 int cmd_apply(const struct cli_ctx *ctx, int argc, char **argv)
 {
-	static const struct cli_spec spec = { "apply", apply_usage, NULL, 2, 2,
-					      "takes a container ID and a profile name" };
+	static const struct cli_spec spec = { "apply", apply_usage,
+					      NULL,    2,
+					      2,       "takes a container ID and a profile name" };
 	const struct ocb_entry *entry = NULL;
 	struct ocb_entries entries = { 0 };
 	struct ocb_policy *pol = NULL;

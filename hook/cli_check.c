@@ -49,9 +49,9 @@ struct check_run {
 
 /* What /proc/self/mountinfo says about cgroups. */
 struct cgroup_mounts {
-	char v2[PATH_MAX];      /* first cgroup2 mount point, "" if none */
-	char v1[1024];          /* v1 hierarchies: "cpu, memory, ..." */
-	char net_v1[PATH_MAX];  /* a v1 mount with net_cls or net_prio */
+	char v2[PATH_MAX];     /* first cgroup2 mount point, "" if none */
+	char v1[1024];	       /* v1 hierarchies: "cpu, memory, ..." */
+	char net_v1[PATH_MAX]; /* a v1 mount with net_cls or net_prio */
 };
 
 static void check_usage(FILE *out)
@@ -116,7 +116,8 @@ static void check_root(struct check_run *run)
 		     "running as root, but inside a user namespace");
 		break;
 	default:
-		emit(run, "root", CHECK_PASS, NULL, "running as root in the initial user namespace");
+		emit(run, "root", CHECK_PASS, NULL,
+		     "running as root in the initial user namespace");
 	}
 }
 
@@ -153,9 +154,10 @@ static void check_bpf_syscall(struct check_run *run)
 		return;
 	}
 	emit(run, "bpf", CHECK_FAIL,
-	     err == ENOSYS ? "the kernel needs CONFIG_BPF_SYSCALL=y" :
-	     err == EPERM ? "run as root; check kernel lockdown, seccomp filters and LSM policy denying bpf()" :
-			    "see the kernel log (dmesg) for why bpf() failed",
+	     err == ENOSYS ? "the kernel needs CONFIG_BPF_SYSCALL=y"
+	     : err == EPERM
+		     ? "run as root; check kernel lockdown, seccomp filters and LSM policy denying bpf()"
+		     : "see the kernel log (dmesg) for why bpf() failed",
 	     "BPF syscall unusable: creating an array map failed: %s", strerror(err));
 }
 
@@ -188,7 +190,7 @@ static bool dir_is_empty(const char *path)
 }
 
 /* Mounts bpffs at @path in a throwaway mount namespace: shows that the
- * hook could, without changing anything. Returns 0 or -errno. */
+ * hook could, without changing anything. Returns 0 or ocb_errno(). */
 static int probe_bpffs_mount(const char *path)
 {
 	int status;
@@ -197,7 +199,7 @@ static int probe_bpffs_mount(const char *path)
 	fflush(stdout);
 	pid = fork();
 	if (pid < 0)
-		return -errno;
+		return ocb_errno();
 	if (!pid) {
 		if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
 		    mount("bpffs", path, "bpf", 0, "mode=0700"))
@@ -205,7 +207,7 @@ static int probe_bpffs_mount(const char *path)
 		_exit(0);
 	}
 	if (waitpid(pid, &status, 0) < 0)
-		return -errno;
+		return ocb_errno();
 	return WIFEXITED(status) ? -WEXITSTATUS(status) : -EINTR;
 }
 
@@ -216,7 +218,8 @@ static void check_bpffs_dir(struct check_run *run, const char *p)
 	if (err)
 		emit(run, "bpffs", CHECK_FAIL,
 		     "mount it yourself (mount -t bpf bpffs DIR) or pass --bpffs a bpffs mount point",
-		     "bpffs is not mounted at %s and mounting it there fails: %s", p, strerror(-err));
+		     "bpffs is not mounted at %s and mounting it there fails: %s", p,
+		     strerror(-err));
 	else
 		emit(run, "bpffs", CHECK_WARN,
 		     "the hook mounts it at the first attach, in the runtime's mount namespace; mount it at boot (fstab: bpffs /sys/fs/bpf bpf defaults 0 0) so that every namespace sees the pins",
@@ -320,7 +323,7 @@ static int scan_mounts(struct cgroup_mounts *m)
 
 	memset(m, 0, sizeof(*m));
 	if (!f)
-		return -errno;
+		return ocb_errno();
 	while (getline(&line, &cap, f) > 0)
 		scan_mount_line(m, line);
 	free(line);
@@ -355,8 +358,8 @@ static bool file_has_nonzero(const char *path, bool priomap)
 	if (!f)
 		return false;
 	while (!set && fgets(line, sizeof(line), f))
-		set = priomap ? sscanf(line, "%63s %lu", ifname, &v) == 2 && v :
-				sscanf(line, "%lu", &v) == 1 && v;
+		set = priomap ? sscanf(line, "%63s %lu", ifname, &v) == 2 && v
+			      : sscanf(line, "%lu", &v) == 1 && v;
 	fclose(f);
 	return set;
 }
@@ -442,7 +445,8 @@ static void check_net_cls(struct check_run *run, const struct cgroup_mounts *m)
 		     "do not set net_cls.classid or net_prio.ifpriomap, nor move tasks into net_prio cgroups: that disables cgroup v2 socket matching until reboot; unmount it if unused",
 		     "cgroup v1 net_cls/net_prio is mounted at %s (not in use)", m->net_v1);
 	else
-		emit(run, "net_cls", CHECK_PASS, NULL, "no cgroup v1 net_cls/net_prio hierarchy mounted");
+		emit(run, "net_cls", CHECK_PASS, NULL,
+		     "no cgroup v1 net_cls/net_prio hierarchy mounted");
 }
 
 static void check_prog_type(struct check_run *run, enum bpf_prog_type type, const char *key,
@@ -468,7 +472,8 @@ static void check_map_types(struct check_run *run)
 	if (lpm == 1 && pcpu == 1)
 		emit(run, "maps", CHECK_PASS, NULL, "lpm_trie and percpu_array maps supported");
 	else
-		emit(run, "maps", CHECK_FAIL, "boot a kernel with BPF LPM trie and per-CPU array maps",
+		emit(run, "maps", CHECK_FAIL,
+		     "boot a kernel with BPF LPM trie and per-CPU array maps",
 		     "lpm_trie maps %s, percpu_array maps %s", lpm == 1 ? "supported" : "unusable",
 		     pcpu == 1 ? "supported" : "unusable");
 }
@@ -519,8 +524,8 @@ static bool check_config_file(struct check_run *run, struct ocb_config *cfg)
 	snprintf(path, sizeof(path), "%s/config.json", dir);
 	if (err)
 		emit(run, "config", CHECK_FAIL,
-		     "fix it: while it is wrong the hook refuses every container",
-		     "%s", take_err(err, msg, sizeof(msg)));
+		     "fix it: while it is wrong the hook refuses every container", "%s",
+		     take_err(err, msg, sizeof(msg)));
 	else if (stat(path, &st))
 		emit(run, "config", CHECK_PASS, NULL,
 		     "no %s: built-in defaults (no default profile, on_error refuse)", path);
@@ -540,8 +545,8 @@ static void check_profile(struct check_run *run, const char *name, int lsm)
 
 	if (err)
 		emit(run, "profile", CHECK_FAIL,
-		     "fix the profile: containers that use it fail to start",
-		     "profile %s: %s", name, take_err(err, msg, sizeof(msg)));
+		     "fix the profile: containers that use it fail to start", "profile %s: %s",
+		     name, take_err(err, msg, sizeof(msg)));
 	else if (pol->sockets && lsm != 1)
 		emit(run, "profile", CHECK_FAIL,
 		     "add bpf to the kernel's lsm= parameter, or remove \"sockets\" from the profile",

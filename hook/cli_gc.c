@@ -26,16 +26,15 @@ struct gc_run {
 
 static void gc_usage(FILE *out)
 {
-	fprintf(out,
-		"Usage: " OCB_NAME " gc [--dry-run] [--json]\n"
-		"\n"
-		"Removes the pins of containers whose cgroup no longer exists (stale in\n"
-		"'list': the runtime never ran the poststop hook) and the work directories\n"
-		"of hook processes that died. Live containers are never touched.\n"
-		"\n"
-		"  -n, --dry-run  only print what would be removed\n"
-		"  -j, --json     JSON output\n"
-		"  -h, --help     show this help\n");
+	fprintf(out, "Usage: " OCB_NAME " gc [--dry-run] [--json]\n"
+		     "\n"
+		     "Removes the pins of containers whose cgroup no longer exists (stale in\n"
+		     "'list': the runtime never ran the poststop hook) and the work directories\n"
+		     "of hook processes that died. Live containers are never touched.\n"
+		     "\n"
+		     "  -n, --dry-run  only print what would be removed\n"
+		     "  -j, --json     JSON output\n"
+		     "  -h, --help     show this help\n");
 }
 
 static int parse_opts(const struct cli_ctx *ctx, int argc, char **argv, struct gc_run *run)

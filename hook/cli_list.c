@@ -29,19 +29,18 @@ struct list_row {
 
 static void list_usage(FILE *out)
 {
-	fprintf(out,
-		"Usage: " OCB_NAME " list [--json] [--no-trunc]\n"
-		"\n"
-		"The containers attached on this host (pins under BPFFS/" OCB_NAME "/).\n"
-		"MODE is the live policy's: enforce, or audit (denials only counted).\n"
-		"STATE is live while the container's cgroup exists, stale once it is gone\n"
-		"(its pins only hold memory: '" OCB_NAME " gc' removes them).\n"
-		"Counters are PACKETS/BYTES since attach, summed over CPUs; in audit mode\n"
-		"DENIED counts what would have been denied.\n"
-		"\n"
-		"  -j, --json      JSON output\n"
-		"      --no-trunc  show full 64-character ids\n"
-		"  -h, --help      show this help\n");
+	fprintf(out, "Usage: " OCB_NAME " list [--json] [--no-trunc]\n"
+		     "\n"
+		     "The containers attached on this host (pins under BPFFS/" OCB_NAME "/).\n"
+		     "MODE is the live policy's: enforce, or audit (denials only counted).\n"
+		     "STATE is live while the container's cgroup exists, stale once it is gone\n"
+		     "(its pins only hold memory: '" OCB_NAME " gc' removes them).\n"
+		     "Counters are PACKETS/BYTES since attach, summed over CPUs; in audit mode\n"
+		     "DENIED counts what would have been denied.\n"
+		     "\n"
+		     "  -j, --json      JSON output\n"
+		     "      --no-trunc  show full 64-character ids\n"
+		     "  -h, --help      show this help\n");
 }
 
 static int parse_opts(const struct cli_ctx *ctx, int argc, char **argv, struct list_opts *o)
@@ -144,7 +143,8 @@ static json_t *row_json(const struct list_row *r)
 		json_object_set_new(o, "cgroup", json_string(r->info.cgroup));
 		json_object_set_new(o, "cgroup_id", json_integer((json_int_t)r->info.cgroup_id));
 		json_object_set_new(o, "profile",
-				    r->info.profile[0] ? json_string(r->info.profile) : json_null());
+				    r->info.profile[0] ? json_string(r->info.profile)
+						       : json_null());
 		json_object_set_new(o, "attach_time", json_string(when));
 		json_object_set_new(o, "attach_time_ns",
 				    json_integer((json_int_t)r->info.attach_time));
@@ -158,7 +158,7 @@ static json_t *row_json(const struct list_row *r)
 
 static int print_rows(const struct ocb_entries *ents, const struct list_opts *o)
 {
-	static const char *const header[] = { "ID",	     "STATE",	  "PROFILE",   "MODE",
+	static const char *const header[] = { "ID",	     "STATE",	  "PROFILE",	"MODE",
 					      "ATTACHED",    "CGROUP",	  "IN-ALLOWED", "IN-DENIED",
 					      "OUT-ALLOWED", "OUT-DENIED" };
 	json_t *arr = o->json ? json_array() : NULL;

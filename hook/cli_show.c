@@ -24,23 +24,22 @@ struct show_data {
 
 static void show_usage(FILE *out)
 {
-	fprintf(out,
-		"Usage: " OCB_NAME " show [--json] ID\n"
-		"\n"
-		"Everything about one attached container, read from the kernel: its pins,\n"
-		"links and programs, cgroup, profile, the policy in effect (mode, defaults,\n"
-		"rules and port classes of the active generation) and its counters.\n"
-		"ID may be any unique prefix of a container id.\n"
-		"\n"
-		"  -j, --json  JSON output\n"
-		"  -h, --help  show this help\n");
+	fprintf(out, "Usage: " OCB_NAME " show [--json] ID\n"
+		     "\n"
+		     "Everything about one attached container, read from the kernel: its pins,\n"
+		     "links and programs, cgroup, profile, the policy in effect (mode, defaults,\n"
+		     "rules and port classes of the active generation) and its counters.\n"
+		     "ID may be any unique prefix of a container id.\n"
+		     "\n"
+		     "  -j, --json  JSON output\n"
+		     "  -h, --help  show this help\n");
 }
 
-static int parse_opts(const struct cli_ctx *ctx, int argc, char **argv, bool *json,
-		      const char **id)
+static int parse_opts(const struct cli_ctx *ctx, int argc, char **argv, bool *json, const char **id)
 {
-	static const struct cli_spec spec = { "show", show_usage, NULL, 1, 1,
-					      "takes exactly one container ID" };
+	static const struct cli_spec spec = {
+		"show", show_usage, NULL, 1, 1, "takes exactly one container ID"
+	};
 	int first, err = cli_parse(ctx, &spec, argc, argv, json, &first);
 
 	if (!err)
@@ -147,7 +146,8 @@ static void print_header(const struct show_data *d)
 		printf("Attached:     %s\n", when);
 	}
 	if (d->have_policy) {
-		printf("Mode:         %s\n", d->pv.conf.mode & OCB_MODE_AUDIT ? "audit" : "enforce");
+		printf("Mode:         %s\n",
+		       d->pv.conf.mode & OCB_MODE_AUDIT ? "audit" : "enforce");
 		printf("Defaults:     ingress %s, egress %s\n",
 		       fmt_verdict(d->pv.conf.default_verdict[OCB_INGRESS]),
 		       fmt_verdict(d->pv.conf.default_verdict[OCB_EGRESS]));
@@ -169,8 +169,9 @@ static const char *attach_type_name(unsigned int t)
 static int add_link_row(struct table *t, const struct pin_desc *p)
 {
 	char id[16], prog[16], cg[24];
-	const char *row[6] = { p->name, id, prog, p->prog_name, attach_type_name(p->attach_type),
-			       cg };
+	const char *row[6] = {
+		p->name, id, prog, p->prog_name, attach_type_name(p->attach_type), cg
+	};
 
 	snprintf(id, sizeof(id), "%u", p->id);
 	snprintf(prog, sizeof(prog), "%u", p->prog_id);
@@ -200,15 +201,15 @@ static void print_other_pins(const struct show_data *d)
 		if (p->err)
 			printf("pin %s: %s\n", p->name, strerror(-p->err));
 		else if (p->kind != PIN_LINK && p->kind != PIN_MAP)
-			printf("pin %s: %s %u\n", p->name, p->kind == PIN_PROG ? "program" : "object",
-			       p->id);
+			printf("pin %s: %s %u\n", p->name,
+			       p->kind == PIN_PROG ? "program" : "object", p->id);
 	}
 }
 
 static int print_pins(const struct show_data *d)
 {
-	static const char *const lh[] = { "LINK", "LINK-ID", "PROG-ID", "PROG", "ATTACH-TYPE",
-					  "CGROUP-ID" };
+	static const char *const lh[] = { "LINK", "LINK-ID",	 "PROG-ID",
+					  "PROG", "ATTACH-TYPE", "CGROUP-ID" };
 	static const char *const mh[] = { "MAP", "MAP-ID", "TYPE", "MAX-ENTRIES" };
 	struct table links, maps;
 	size_t i;
@@ -352,13 +353,12 @@ static json_t *range_json(const struct port_range *r)
 	char pbuf[16];
 
 	return json_pack("{s:i,s:s,s:s,s:i,s:i}", "class", (int)r->class, "direction",
-			 fmt_dir(r->dir),
-			 "proto", r->any_proto ? "any" : fmt_proto(r->proto, pbuf, sizeof(pbuf)),
-			 "from", r->from, "to", r->to);
+			 fmt_dir(r->dir), "proto",
+			 r->any_proto ? "any" : fmt_proto(r->proto, pbuf, sizeof(pbuf)), "from",
+			 r->from, "to", r->to);
 }
 
-static json_t *class_ports_json(const struct policy_view *pv, unsigned int dir,
-				unsigned int class)
+static json_t *class_ports_json(const struct policy_view *pv, unsigned int dir, unsigned int class)
 {
 	json_t *arr = json_array();
 	size_t i;
@@ -425,7 +425,8 @@ static json_t *show_json(const struct show_data *d)
 		json_object_set_new(o, "cgroup", json_string(d->info.cgroup));
 		json_object_set_new(o, "cgroup_id", json_integer((json_int_t)d->info.cgroup_id));
 		json_object_set_new(o, "profile",
-				    d->info.profile[0] ? json_string(d->info.profile) : json_null());
+				    d->info.profile[0] ? json_string(d->info.profile)
+						       : json_null());
 		json_object_set_new(o, "attach_time", json_string(when));
 		json_object_set_new(o, "attach_time_ns",
 				    json_integer((json_int_t)d->info.attach_time));

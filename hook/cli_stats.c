@@ -26,18 +26,17 @@ struct stats_rows {
 
 static void stats_usage(FILE *out)
 {
-	fprintf(out,
-		"Usage: " OCB_NAME " stats [--json | --prometheus] [ID...]\n"
-		"\n"
-		"Counters of the given containers (unique id prefixes), or of every attached\n"
-		"one, summed over CPUs: packets and bytes allowed and denied per direction,\n"
-		"connects and UDP sends allowed and denied, packet/raw sockets denied.\n"
-		"In audit mode the denied counters count what would have been denied.\n"
-		"\n"
-		"  -j, --json        JSON output\n"
-		"      --prometheus  Prometheus text format (for node_exporter's textfile\n"
-		"                    collector: write to a temporary file, then rename it)\n"
-		"  -h, --help        show this help\n");
+	fprintf(out, "Usage: " OCB_NAME " stats [--json | --prometheus] [ID...]\n"
+		     "\n"
+		     "Counters of the given containers (unique id prefixes), or of every attached\n"
+		     "one, summed over CPUs: packets and bytes allowed and denied per direction,\n"
+		     "connects and UDP sends allowed and denied, packet/raw sockets denied.\n"
+		     "In audit mode the denied counters count what would have been denied.\n"
+		     "\n"
+		     "  -j, --json        JSON output\n"
+		     "      --prometheus  Prometheus text format (for node_exporter's textfile\n"
+		     "                    collector: write to a temporary file, then rename it)\n"
+		     "  -h, --help        show this help\n");
 }
 
 static int parse_opts(const struct cli_ctx *ctx, int argc, char **argv, enum stats_format *fmt,
@@ -115,8 +114,9 @@ static int print_json(const struct stats_rows *rows)
 	size_t i;
 
 	for (i = 0; arr && i < rows->n; i++)
-		if (json_array_append_new(arr, json_pack("{s:s,s:o}", "id", rows->v[i].e->id,
-							 "counters", fmt_stats_json(&rows->v[i].s)))) {
+		if (json_array_append_new(arr,
+					  json_pack("{s:s,s:o}", "id", rows->v[i].e->id, "counters",
+						    fmt_stats_json(&rows->v[i].s)))) {
 			json_decref(arr);
 			arr = NULL;
 		}
@@ -240,7 +240,7 @@ static int print_rows(const struct ocb_entries *ents, const bool *want, enum sta
 	else
 		print_text(&rows);
 	if (!err && fflush(stdout))
-		err = ocb_err(-errno, "cannot write the counters: %s", strerror(errno));
+		err = ocb_err(ocb_errno(), "cannot write the counters: %s", strerror(errno));
 	free(rows.v);
 	return err;
 }

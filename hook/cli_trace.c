@@ -38,7 +38,7 @@ static int trace_lock_path(const char *events_dir, char *path, size_t size)
 	struct stat st;
 
 	if (stat(events_dir, &st))
-		return -errno;
+		return ocb_errno();
 	snprintf(path, size, OCB_LOCK_DIR "/.trace-%lx-%lx", (unsigned long)st.st_dev,
 		 (unsigned long)st.st_ino);
 	return 0;
@@ -49,9 +49,9 @@ struct tracer {
 	struct pin_tree tree;
 	struct ocb_entries entries; /* known containers, rescanned on a miss */
 	unsigned long long *cgids;  /* cgroup id of each entry */
-	char **want;                /* IDs asked for (resolved), NULL: all */
+	char **want;		    /* IDs asked for (resolved), NULL: all */
 	size_t n_want;
-	long long boot_to_real;     /* add to CLOCK_BOOTTIME for wall time */
+	long long boot_to_real; /* add to CLOCK_BOOTTIME for wall time */
 	int ctl_fd, lost_fd, lock_fd;
 	unsigned long long lost_seen;
 	unsigned long long printed;
@@ -78,7 +78,7 @@ int trace_set_readers(int ctl_fd, __u32 readers)
 	struct ocb_trace_ctl ctl = { .readers = readers };
 	__u32 zero = 0;
 
-	return bpf_map_update_elem(ctl_fd, &zero, &ctl, BPF_ANY) ? -errno : 0;
+	return bpf_map_update_elem(ctl_fd, &zero, &ctl, BPF_ANY) ? ocb_errno() : 0;
 }
 
 int trace_reset_if_unread(const char *events_dir)
@@ -110,20 +110,20 @@ static int open_shared(struct tracer *t)
 	snprintf(path, sizeof(path), "%s/trace_ctl", t->tree.events);
 	t->ctl_fd = bpf_obj_get(path);
 	if (t->ctl_fd < 0)
-		return ocb_err(-errno,
+		return ocb_err(ocb_errno(),
 			       "cannot open %s: %s; no container has been attached on this bpffs yet",
 			       path, strerror(errno));
 	snprintf(path, sizeof(path), "%s/trace_lost", t->tree.events);
 	t->lost_fd = bpf_obj_get(path);
 	if (t->lost_fd < 0)
-		return ocb_err(-errno, "cannot open %s: %s", path, strerror(errno));
+		return ocb_err(ocb_errno(), "cannot open %s: %s", path, strerror(errno));
 	if (mkdir(OCB_LOCK_DIR, 0700) && errno != EEXIST)
-		return ocb_err(-errno, "cannot create %s: %s", OCB_LOCK_DIR, strerror(errno));
+		return ocb_err(ocb_errno(), "cannot create %s: %s", OCB_LOCK_DIR, strerror(errno));
 	if (trace_lock_path(t->tree.events, lock_path, sizeof(lock_path)))
-		return ocb_err(-errno, "cannot stat %s: %s", t->tree.events, strerror(errno));
+		return ocb_err(ocb_errno(), "cannot stat %s: %s", t->tree.events, strerror(errno));
 	t->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (t->lock_fd < 0 || flock(t->lock_fd, LOCK_SH))
-		return ocb_err(-errno, "cannot lock %s: %s", lock_path, strerror(errno));
+		return ocb_err(ocb_errno(), "cannot lock %s: %s", lock_path, strerror(errno));
 	return 0;
 }
 
@@ -231,11 +231,11 @@ static const char *verdict_name(const struct ocb_event *e)
 static void print_json(const struct tracer *t, const char *id, const struct ocb_event *e,
 		       const char *remote, const char *local, const char *proto, char *when)
 {
-	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s}", "time", when,
-			      "container", id, "event", event_name(e->type), "verdict",
-			      verdict_name(e), "direction", fmt_dir(e->dir), "proto", proto, "port",
-			      (int)e->port, "remote", remote, "family",
-			      e->family == AF_INET6 ? "ipv6" : "ipv4");
+	json_t *o =
+		json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s}", "time", when,
+			  "container", id, "event", event_name(e->type), "verdict", verdict_name(e),
+			  "direction", fmt_dir(e->dir), "proto", proto, "port", (int)e->port,
+			  "remote", remote, "family", e->family == AF_INET6 ? "ipv6" : "ipv4");
 
 	if (!o)
 		return;
@@ -248,8 +248,9 @@ static void print_json(const struct tracer *t, const char *id, const struct ocb_
 		json_object_set_new(o, "local_port", json_integer(e->local_port));
 		json_object_set_new(o, "len", json_integer(e->len));
 	}
-	json_object_set_new(o, "rule", e->rule == OCB_RULE_DEFAULT ? json_string("default") :
-								      json_integer(e->rule));
+	json_object_set_new(o, "rule",
+			    e->rule == OCB_RULE_DEFAULT ? json_string("default")
+							: json_integer(e->rule));
 	json_dumpf(o, stdout, JSON_COMPACT);
 	json_decref(o);
 	(void)t;
@@ -290,8 +291,8 @@ static int handle_event(void *data, void *ev, size_t size)
 		       verdict_name(e), fmt_dir(e->dir), proto, local, e->local_port, remote,
 		       e->port, e->len);
 	else if (e->type == OCB_EV_SOCKET)
-		printf("%s %s %s %s pid %u comm %.16s %s type %u\n", when, id,
-		       event_name(e->type), verdict_name(e), e->pid, e->comm, proto, e->port);
+		printf("%s %s %s %s pid %u comm %.16s %s type %u\n", when, id, event_name(e->type),
+		       verdict_name(e), e->pid, e->comm, proto, e->port);
 	else
 		printf("%s %s %s %s pid %u comm %.16s %s %s%s%s:%u\n", when, id,
 		       event_name(e->type), verdict_name(e), e->pid, e->comm, proto,
@@ -346,11 +347,11 @@ static int run(struct tracer *t)
 	snprintf(path, sizeof(path), "%s/events", t->tree.events);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
-		return ocb_err(-errno, "cannot open %s: %s", path, strerror(errno));
+		return ocb_err(ocb_errno(), "cannot open %s: %s", path, strerror(errno));
 	rb = ring_buffer__new(fd, handle_event, t, NULL);
 	close(fd);
 	if (!rb)
-		return ocb_err(-errno, "cannot read the ring buffer: %s", strerror(errno));
+		return ocb_err(ocb_errno(), "cannot read the ring buffer: %s", strerror(errno));
 	err = trace_set_readers(t->ctl_fd, 1);
 	if (err) {
 		ring_buffer__free(rb);
@@ -375,15 +376,14 @@ static int run(struct tracer *t)
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"Usage: " OCB_NAME " [--json] trace [ID...]\n"
-		"\n"
-		"Streams connect, send, socket and drop events of the given containers (IDs\n"
-		"or unique prefixes), or of every attached container, including those that\n"
-		"start later. What a container reports is set by its profile's \"trace\".\n"
-		"One line per event (one JSON object per line with --json). Events lost\n"
-		"because this reader fell behind are counted and reported. Ends on\n"
-		"Ctrl-C or SIGTERM.\n");
+	fprintf(out, "Usage: " OCB_NAME " [--json] trace [ID...]\n"
+		     "\n"
+		     "Streams connect, send, socket and drop events of the given containers (IDs\n"
+		     "or unique prefixes), or of every attached container, including those that\n"
+		     "start later. What a container reports is set by its profile's \"trace\".\n"
+		     "One line per event (one JSON object per line with --json). Events lost\n"
+		     "because this reader fell behind are counted and reported. Ends on\n"
+		     "Ctrl-C or SIGTERM.\n");
 }
 
 int cmd_trace(const struct cli_ctx *ctx, int argc, char **argv)

@@ -65,7 +65,7 @@ static int add_candidate(struct compiler *c, const struct rule *r, __u8 kind, un
 	cand->key.prefixlen = OCB_RULE_KEY_HDR_BITS + r->addr_bits;
 	cand->key.dir = r->dir;
 	cand->key.kind = kind;
-	cand->key.class = (__u16)class;
+	cand->key.class = (__u16) class;
 	memcpy(cand->key.addr, r->addr, 16);
 	cand->rule = r;
 	return 0;
@@ -173,7 +173,9 @@ static size_t find_interval(const unsigned int *cuts, size_t n, unsigned int por
 
 static int interval_add(struct interval *iv, const struct rule *r)
 {
-	int err = grow((void **)&iv->rules, &iv->cap, iv->n, sizeof(*iv->rules));
+	/* An array of pointers: each element is a pointer. */
+	int err = grow((void **)&iv->rules, &iv->cap, iv->n,
+		       sizeof(*iv->rules)); /* NOLINT(bugprone-sizeof-expression) */
 
 	if (!err)
 		iv->rules[iv->n++] = r;
@@ -211,7 +213,9 @@ static int cover_intervals(const struct compiler *c, __u8 dir, __u8 proto, struc
 
 static bool same_rules(const struct interval *a, const struct interval *b)
 {
-	return a->n == b->n && !memcmp(a->rules, b->rules, a->n * sizeof(*a->rules));
+	return a->n == b->n &&
+	       !memcmp(a->rules, b->rules,
+		       a->n * sizeof(*a->rules)); /* NOLINT(bugprone-sizeof-expression) */
 }
 
 /* Gives each interval a class; intervals with the same rules share one,
@@ -303,8 +307,8 @@ static int resolve_ties(struct compiler *c, struct ocb_policy *pol)
 		const struct rule *win = c->cands[i].rule;
 		struct policy_rule_entry *e;
 
-		for (j = i + 1; j < c->n_cands &&
-				!memcmp(&c->cands[j].key, &c->cands[i].key, sizeof(c->cands[i].key));
+		for (j = i + 1; j < c->n_cands && !memcmp(&c->cands[j].key, &c->cands[i].key,
+							  sizeof(c->cands[i].key));
 		     j++) {
 			const struct rule *r = c->cands[j].rule;
 
@@ -326,7 +330,7 @@ static int compile_rules(struct compiler *c)
 {
 	static const __u8 protos[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6 };
 	size_t i;
-	__u8 dir;
+	unsigned int dir;
 	int err;
 
 	c->next_class = 1;
@@ -339,7 +343,7 @@ static int compile_rules(struct compiler *c)
 	}
 	for (dir = OCB_INGRESS; dir <= OCB_EGRESS; dir++)
 		for (i = 0; i < sizeof(protos); i++)
-			if ((err = compile_proto(c, dir, protos[i])))
+			if ((err = compile_proto(c, (__u8)dir, protos[i])))
 				return err;
 	return 0;
 }
@@ -362,7 +366,8 @@ int policy_compile(const struct profile *prof, const char *name, struct ocb_poli
 	if (!err)
 		err = resolve_ties(&c, pol);
 	if (err == -E2BIG)
-		ocb_err(err, "profile %s expands to more than %d map entries; merge rules or ranges",
+		ocb_err(err,
+			"profile %s expands to more than %d map entries; merge rules or ranges",
 			name, OCB_MAX_ENTRIES);
 	free(c.cands);
 	if (err) {

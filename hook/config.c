@@ -40,10 +40,10 @@ static int trusted_dir(const char *path, char *real)
 	if (!realpath(path, real)) {
 		if (errno == ENOENT)
 			return -ENOENT; /* silent: callers decide what absence means */
-		return ocb_err(-errno, "cannot resolve %s: %s", path, strerror(errno));
+		return ocb_err(ocb_errno(), "cannot resolve %s: %s", path, strerror(errno));
 	}
 	if (stat(real, &st))
-		return ocb_err(-errno, "cannot stat %s: %s", real, strerror(errno));
+		return ocb_err(ocb_errno(), "cannot stat %s: %s", real, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
 		return ocb_err(-ENOTDIR, "%s is not a directory", path);
 	return check_owner_mode(path, &st);
@@ -62,7 +62,7 @@ static int read_all(int fd, const char *path, size_t size, char **buf, size_t *l
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			int err = n < 0 ? -errno : -EIO;
+			int err = n < 0 ? ocb_errno() : -EIO;
 
 			free(*buf);
 			*buf = NULL;
@@ -96,16 +96,17 @@ int config_read_trusted(const char *dir, const char *within, const char *rel, si
 	    (int)sizeof(path))
 		return ocb_err(-ENAMETOOLONG, "path of %s is too long", rel);
 	if (!realpath(path, real))
-		return errno == ENOENT ? -ENOENT :
-					 ocb_err(-errno, "cannot resolve %s: %s", path, strerror(errno));
+		return errno == ENOENT ? -ENOENT
+				       : ocb_err(ocb_errno(), "cannot resolve %s: %s", path,
+						 strerror(errno));
 	lw = strlen(rwithin);
 	if (strncmp(real, rwithin, lw) != 0 || real[lw] != '/')
 		return ocb_err(-EPERM, "%s leads to %s, outside %s; profiles must stay inside it",
 			       path, real, rwithin);
 	fd = open(real, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return ocb_err(-errno, "cannot open %s: %s", path, strerror(errno));
-	err = fstat(fd, &st) ? -errno : 0;
+		return ocb_err(ocb_errno(), "cannot open %s: %s", path, strerror(errno));
+	err = fstat(fd, &st) ? ocb_errno() : 0;
 	if (!err && !S_ISREG(st.st_mode))
 		err = ocb_err(-EINVAL, "%s is not a regular file", path);
 	if (!err)
@@ -124,13 +125,15 @@ static int parse_allowed(json_t *v, const char *origin, struct ocb_config *cfg)
 	json_t *e;
 
 	if (!json_is_array(v))
-		return ocb_err(-EINVAL, "%s: \"allowed_profiles\" must be an array of names", origin);
+		return ocb_err(-EINVAL, "%s: \"allowed_profiles\" must be an array of names",
+			       origin);
 	cfg->allowed = calloc(json_array_size(v) + 1, sizeof(char *));
 	if (!cfg->allowed)
 		return -ENOMEM;
-	json_array_foreach(v, i, e) {
+	json_array_foreach (v, i, e) {
 		if (!json_is_string(e) || !profile_name_valid(json_string_value(e)))
-			return ocb_err(-EINVAL, "%s: allowed_profiles[%zu] is not a valid profile name",
+			return ocb_err(-EINVAL,
+				       "%s: allowed_profiles[%zu] is not a valid profile name",
 				       origin, i);
 		cfg->allowed[cfg->n_allowed] = strdup(json_string_value(e));
 		if (!cfg->allowed[cfg->n_allowed++])
@@ -147,10 +150,11 @@ static int parse_config(json_t *root, const char *origin, struct ocb_config *cfg
 
 	if (!json_is_object(root))
 		return ocb_err(-EINVAL, "%s: the configuration must be a JSON object", origin);
-	json_object_foreach(root, key, v) {
+	json_object_foreach (root, key, v) {
 		if (!strcmp(key, "default_profile")) {
 			if (!json_is_string(v) || !profile_name_valid(json_string_value(v)))
-				return ocb_err(-EINVAL, "%s: \"default_profile\" is not a valid profile name",
+				return ocb_err(-EINVAL,
+					       "%s: \"default_profile\" is not a valid profile name",
 					       origin);
 			cfg->default_profile = strdup(json_string_value(v));
 			if (!cfg->default_profile)
@@ -161,7 +165,8 @@ static int parse_config(json_t *root, const char *origin, struct ocb_config *cfg
 			const char *s = json_is_string(v) ? json_string_value(v) : "";
 
 			if (strcmp(s, "refuse") && strcmp(s, "allow"))
-				return ocb_err(-EINVAL, "%s: \"on_error\" must be \"refuse\" or \"allow\"",
+				return ocb_err(-EINVAL,
+					       "%s: \"on_error\" must be \"refuse\" or \"allow\"",
 					       origin);
 			cfg->on_error_allow = !strcmp(s, "allow");
 		} else {
@@ -222,8 +227,7 @@ void config_free(struct ocb_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 }
 
-int config_select_profile(const struct ocb_config *cfg, const char *annotation,
-			  const char **name)
+int config_select_profile(const struct ocb_config *cfg, const char *annotation, const char **name)
 {
 	size_t i;
 
@@ -234,7 +238,8 @@ int config_select_profile(const struct ocb_config *cfg, const char *annotation,
 	}
 	if (!profile_name_valid(annotation))
 		return ocb_err(-EINVAL,
-			       "annotation " OCB_ANNOTATION_PROFILE " must name an installed profile ([a-z0-9][a-z0-9._-]{0,62}); ask the administrator which exist");
+			       "annotation " OCB_ANNOTATION_PROFILE
+			       " must name an installed profile ([a-z0-9][a-z0-9._-]{0,62}); ask the administrator which exist");
 	if (cfg->allowed) {
 		for (i = 0; i < cfg->n_allowed && strcmp(cfg->allowed[i], annotation); i++)
 			;
@@ -291,8 +296,8 @@ int config_load_profile(const char *dir, const char *name, struct profile *prof)
 		char installed[256];
 
 		list_profiles(dir, installed, sizeof(installed));
-		return ocb_err(-ENOENT, "unknown profile '%s' (no %s/profiles/%s); installed: %s", name,
-			       dir, rel, installed);
+		return ocb_err(-ENOENT, "unknown profile '%s' (no %s/profiles/%s); installed: %s",
+			       name, dir, rel, installed);
 	}
 	if (err)
 		return err;

@@ -10,9 +10,9 @@
 /* config.json, or the built-in defaults where it is absent. */
 struct ocb_config {
 	char *default_profile; /* NULL: no policy unless annotated */
-	char **allowed;        /* NULL: any installed profile */
+	char **allowed;	       /* NULL: any installed profile */
 	size_t n_allowed;
-	bool on_error_allow;   /* "on_error": "allow" */
+	bool on_error_allow; /* "on_error": "allow" */
 };
 
 int config_load(const char *dir, struct ocb_config *cfg);
@@ -24,8 +24,7 @@ void config_free(struct ocb_config *cfg);
  * The profile a container gets: the annotation's, checked against the
  * administrator's list, else the default. *name is NULL for none.
  */
-int config_select_profile(const struct ocb_config *cfg, const char *annotation,
-			  const char **name);
+int config_select_profile(const struct ocb_config *cfg, const char *annotation, const char **name);
 
 /*
  * Reads <dir>/<rel> only if it is a regular file owned by root, not

@@ -39,7 +39,7 @@ int host_bpf_lsm_active(void)
 	FILE *f = fopen(OCB_LSM_LIST, "re");
 
 	if (!f)
-		return -errno;
+		return ocb_errno();
 	if (!fgets(list, sizeof(list), f))
 		list[0] = '\0';
 	fclose(f);
@@ -60,6 +60,7 @@ int host_bpf_lsm_check(void)
 		return ocb_err(-EOPNOTSUPP,
 			       "the profile denies packet or raw sockets, which needs the BPF LSM, and it is not active on this host; add \"bpf\" to the kernel's lsm= parameter, or remove \"sockets\" from the profile");
 	return ocb_err(active,
-		       "the profile denies packet or raw sockets, which needs the BPF LSM, but " OCB_LSM_LIST " cannot be read (%s); mount securityfs, or remove \"sockets\" from the profile",
+		       "the profile denies packet or raw sockets, which needs the BPF LSM, but " OCB_LSM_LIST
+		       " cannot be read (%s); mount securityfs, or remove \"sockets\" from the profile",
 		       strerror(-active));
 }

@@ -7,9 +7,9 @@
 #define OCB_LSM_LIST "/sys/kernel/security/lsm"
 
 enum host_root {
-	HOST_ROOT,          /* euid 0 in the initial user namespace */
+	HOST_ROOT, /* euid 0 in the initial user namespace */
 	HOST_NOT_ROOT,
-	HOST_IN_USERNS,     /* root, but in a user namespace (rootless) */
+	HOST_IN_USERNS, /* root, but in a user namespace (rootless) */
 };
 
 /* cgroup BPF needs CAP_SYS_ADMIN in the initial user namespace. */

@@ -70,7 +70,7 @@ int inspect_scan(const struct pin_tree *t, struct ocb_entries *out)
 	if (!d) {
 		if (errno == ENOENT)
 			return 0;
-		return ocb_err(-errno, "cannot read %s: %s", t->base, strerror(errno));
+		return ocb_err(ocb_errno(), "cannot read %s: %s", t->base, strerror(errno));
 	}
 	while (!err && (de = readdir(d))) {
 		if (de->d_name[0] == '.' || !is_dir_at(dirfd(d), de->d_name))
@@ -95,8 +95,7 @@ void inspect_entries_free(struct ocb_entries *e)
 }
 
 /* "a, b, c" of the ids that start with @prefix, cut short if long. */
-static void list_candidates(const struct ocb_entries *e, const char *prefix, char *buf,
-			    size_t size)
+static void list_candidates(const struct ocb_entries *e, const char *prefix, char *buf, size_t size)
 {
 	size_t i, len = strlen(prefix), used = 0;
 
@@ -138,8 +137,9 @@ int inspect_resolve(const struct ocb_entries *e, const char *prefix, const struc
 			       "no attached container matches '%s'; 'oci-cgroup-bpf-hook list' shows the attached ones",
 			       prefix);
 	list_candidates(e, prefix, names, sizeof(names));
-	return ocb_err(-EINVAL, "container id '%s' is ambiguous: it matches %s; give more of the id",
-		       prefix, names);
+	return ocb_err(-EINVAL,
+		       "container id '%s' is ambiguous: it matches %s; give more of the id", prefix,
+		       names);
 }
 
 void inspect_tolerate(void)
@@ -154,17 +154,17 @@ const char *inspect_liveness_name(enum ocb_liveness l)
 	return l == OCB_LIVE ? "live" : l == OCB_STALE ? "stale" : "unknown";
 }
 
-/* A pinned link's info; -errno if it is missing or not a link. */
+/* A pinned link's info; ocb_errno() if it is missing or not a link. */
 static int read_link_info(const char *path, struct bpf_link_info *info)
 {
 	__u32 len = sizeof(*info);
 	int fd = bpf_obj_get(path), err = 0;
 
 	if (fd < 0)
-		return -errno;
+		return ocb_errno();
 	memset(info, 0, sizeof(*info));
 	if (bpf_obj_get_info_by_fd(fd, info, &len))
-		err = -errno;
+		err = ocb_errno();
 	close(fd);
 	return err;
 }
@@ -227,7 +227,7 @@ static int open_map_pin(const char *dir, const char *name, int *fd)
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	*fd = bpf_obj_get(path);
 	if (*fd < 0)
-		return ocb_err(-errno, "cannot open %s: %s", path, strerror(errno));
+		return ocb_err(ocb_errno(), "cannot open %s: %s", path, strerror(errno));
 	return 0;
 }
 
@@ -237,7 +237,7 @@ int inspect_map_value_size(int fd, size_t *size)
 	__u32 len = sizeof(mi);
 
 	if (bpf_obj_get_info_by_fd(fd, &mi, &len))
-		return -errno;
+		return ocb_errno();
 	*size = mi.value_size;
 	return 0;
 }
@@ -253,7 +253,7 @@ int inspect_lookup(int fd, const void *key, void *val, size_t size)
 	buf = calloc(1, vsize > size ? vsize : size);
 	if (!buf)
 		return -ENOMEM;
-	err = bpf_map_lookup_elem(fd, key, buf) ? -errno : 0;
+	err = bpf_map_lookup_elem(fd, key, buf) ? ocb_errno() : 0;
 	if (!err)
 		memcpy(val, buf, size);
 	free(buf);
@@ -312,13 +312,15 @@ int inspect_read_stats(const char *dir, struct ocb_stats *sum)
 	/* Per-CPU values come one per possible CPU, each 8-byte aligned; a
 	 * hook of another version may have pinned a shorter or longer one. */
 	err = inspect_map_value_size(fd, &vsize);
+	if (!err && !vsize)
+		err = -EINVAL;
 	stride = (vsize + 7) & ~(size_t)7;
 	if (!err) {
 		buf = calloc((size_t)ncpus, stride);
 		err = buf ? 0 : -ENOMEM;
 	}
 	if (!err && bpf_map_lookup_elem(fd, &zero, buf))
-		err = -errno;
+		err = ocb_errno();
 	if (err)
 		err = ocb_err(err, "cannot read %s/stats: %s", dir, strerror(-err));
 	for (i = 0; !err && i < ncpus; i++) {
@@ -360,7 +362,7 @@ static void describe_link(int fd, struct pin_desc *p)
 	int prog_fd;
 
 	if (bpf_obj_get_info_by_fd(fd, &li, &len)) {
-		p->err = -errno;
+		p->err = ocb_errno();
 		return;
 	}
 	p->id = li.id;
@@ -385,7 +387,7 @@ static void describe_map(int fd, struct pin_desc *p)
 	__u32 len = sizeof(mi);
 
 	if (bpf_obj_get_info_by_fd(fd, &mi, &len)) {
-		p->err = -errno;
+		p->err = ocb_errno();
 		return;
 	}
 	p->id = mi.id;
@@ -400,7 +402,7 @@ static void describe_prog(int fd, struct pin_desc *p)
 	__u32 len = sizeof(pi);
 
 	if (bpf_obj_get_info_by_fd(fd, &pi, &len)) {
-		p->err = -errno;
+		p->err = ocb_errno();
 		return;
 	}
 	p->id = pi.id;
@@ -417,7 +419,7 @@ static void describe_pin(const char *dir, struct pin_desc *p)
 	fd = bpf_obj_get(path);
 	if (fd < 0) {
 		p->kind = PIN_OTHER;
-		p->err = -errno;
+		p->err = ocb_errno();
 		return;
 	}
 	p->kind = fd_kind(fd);
@@ -445,7 +447,7 @@ int inspect_pins(const char *dir, struct pin_desc **pins, size_t *n)
 	*pins = NULL;
 	*n = 0;
 	if (!d)
-		return ocb_err(-errno, "cannot read %s: %s", dir, strerror(errno));
+		return ocb_err(ocb_errno(), "cannot read %s: %s", dir, strerror(errno));
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;

@@ -61,8 +61,8 @@ enum pin_kind { PIN_LINK, PIN_MAP, PIN_PROG, PIN_OTHER };
 struct pin_desc {
 	char name[NAME_MAX + 1];
 	enum pin_kind kind;
-	int err;          /* could not be read: the rest is zero */
-	unsigned int id;  /* link, map or prog id */
+	int err;	 /* could not be read: the rest is zero */
+	unsigned int id; /* link, map or prog id */
 	/* links */
 	unsigned int link_type, attach_type, prog_id;
 	unsigned long long cgroup_id;

@@ -24,8 +24,8 @@ const char *fmt_proto(unsigned int proto, char *buf, size_t size)
 	static const struct {
 		unsigned int nr;
 		const char *name;
-	} names[] = { { 1, "icmp" }, { 6, "tcp" }, { 17, "udp" }, { 58, "icmpv6" },
-		      { 132, "sctp" }, { 136, "udplite" } };
+	} names[] = { { 1, "icmp" },	{ 6, "tcp" },	 { 17, "udp" },
+		      { 58, "icmpv6" }, { 132, "sctp" }, { 136, "udplite" } };
 	size_t i;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -48,7 +48,8 @@ static json_t *traffic_json(const struct ocb_traffic *t)
 {
 	return json_pack("{s:I,s:I,s:I,s:I}", "packets_allowed", (json_int_t)t->packets_allowed,
 			 "bytes_allowed", (json_int_t)t->bytes_allowed, "packets_denied",
-			 (json_int_t)t->packets_denied, "bytes_denied", (json_int_t)t->bytes_denied);
+			 (json_int_t)t->packets_denied, "bytes_denied",
+			 (json_int_t)t->bytes_denied);
 }
 
 json_t *fmt_stats_json(const struct ocb_stats *s)
@@ -88,7 +89,8 @@ int fmt_json_print(json_t *v)
 
 	if (!v)
 		return ocb_err(-ENOMEM, "cannot build the JSON output");
-	if (json_dumpf(v, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) || fputc('\n', stdout) == EOF)
+	if (json_dumpf(v, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) ||
+	    fputc('\n', stdout) == EOF)
 		err = ocb_err(-EIO, "cannot write the JSON output");
 	json_decref(v);
 	return err;

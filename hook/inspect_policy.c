@@ -29,7 +29,7 @@ static int open_pin(const char *dir, const char *name, int *fd)
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	*fd = bpf_obj_get(path);
 	if (*fd < 0)
-		return ocb_err(-errno, "cannot open %s: %s", path, strerror(errno));
+		return ocb_err(ocb_errno(), "cannot open %s: %s", path, strerror(errno));
 	return 0;
 }
 
@@ -75,7 +75,7 @@ static int check_layout(int fd, size_t key_size, size_t val_size)
 	__u32 len = sizeof(mi);
 
 	if (bpf_obj_get_info_by_fd(fd, &mi, &len))
-		return ocb_err(-errno, "cannot read a policy map's info: %s", strerror(errno));
+		return ocb_err(ocb_errno(), "cannot read a policy map's info: %s", strerror(errno));
 	if (mi.key_size != key_size || mi.value_size != val_size)
 		return ocb_err(-EPROTO,
 			       "policy map %s has %u-byte keys and %u-byte values, not %zu and %zu: it was pinned by another version of the hook; reattach the container to read its rules",
@@ -390,8 +390,9 @@ void inspect_rule_cidr(const struct ocb_rule_key *k, char *buf, size_t size)
 	for (i = 0; i < 16; i++) {
 		int keep = bits - 8 * i;
 
-		a[i] = keep >= 8 ? k->addr[i] :
-		       keep <= 0 ? 0 : (__u8)(k->addr[i] & (0xff00 >> keep));
+		a[i] = keep >= 8   ? k->addr[i]
+		       : keep <= 0 ? 0
+				   : (__u8)(k->addr[i] & (0xff00 >> keep));
 	}
 	if (bits >= 96 && is_v4_mapped(a)) {
 		inet_ntop(AF_INET, a + 12, text, sizeof(text));

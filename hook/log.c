@@ -9,16 +9,10 @@
 
 static char err_msg[1024];
 
-int ocb_err(int err, const char *fmt, ...)
+void ocb_err_vrecord(const char *fmt, va_list ap)
 {
-	va_list ap;
-
-	if (err_msg[0])
-		return err;
-	va_start(ap, fmt);
-	vsnprintf(err_msg, sizeof(err_msg), fmt, ap);
-	va_end(ap);
-	return err;
+	if (!err_msg[0])
+		vsnprintf(err_msg, sizeof(err_msg), fmt, ap);
 }
 
 const char *ocb_err_msg(void)

@@ -44,36 +44,38 @@ static const struct verb verbs[] = {
 	{ "stats", cmd_stats, "stats [ID...]     counters per container (--prometheus)",
 	  OCB_SANDBOX_STATS },
 	{ "list", cmd_list, "list              attached containers", OCB_SANDBOX_LIST },
-	{ "show", cmd_show, "show ID           everything about one container, read from the kernel",
+	{ "show", cmd_show,
+	  "show ID           everything about one container, read from the kernel",
 	  OCB_SANDBOX_SHOW },
-	{ "gc", cmd_gc, "gc                remove pins of containers whose cgroup is gone (--dry-run)",
+	{ "gc", cmd_gc,
+	  "gc                remove pins of containers whose cgroup is gone (--dry-run)",
 	  OCB_SANDBOX_GC },
 	{ "check", cmd_check, "check             preflight of this host", OCB_SANDBOX_CHECK },
 };
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"Usage: " OCB_NAME " [OPTIONS] STAGE < STATE\n"
-		"\n"
-		"An OCI hook: attaches BPF packet policy and accounting to a container's\n"
-		"cgroup v2 directory and pins it under BPFFS/" OCB_NAME "/ID/.\n"
-		"The container's OCI state JSON is read from standard input.\n"
-		"\n"
-		"Stages:\n"
-		"  prestart, createRuntime  attach the programs (runtime namespace)\n"
-		"  poststop                 detach and unpin them\n"
-		"  (no stage)               detach if the state's status is \"stopped\"\n"
-		"\n"
-		"Usage: " OCB_NAME " [OPTIONS] COMMAND [ARGS]\n"
-		"\n"
-		"Commands (COMMAND --help for each):\n");
+	fprintf(out, "Usage: " OCB_NAME " [OPTIONS] STAGE < STATE\n"
+		     "\n"
+		     "An OCI hook: attaches BPF packet policy and accounting to a container's\n"
+		     "cgroup v2 directory and pins it under BPFFS/" OCB_NAME "/ID/.\n"
+		     "The container's OCI state JSON is read from standard input.\n"
+		     "\n"
+		     "Stages:\n"
+		     "  prestart, createRuntime  attach the programs (runtime namespace)\n"
+		     "  poststop                 detach and unpin them\n"
+		     "  (no stage)               detach if the state's status is \"stopped\"\n"
+		     "\n"
+		     "Usage: " OCB_NAME " [OPTIONS] COMMAND [ARGS]\n"
+		     "\n"
+		     "Commands (COMMAND --help for each):\n");
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		fprintf(out, "  %s\n", verbs[i].summary);
 	fprintf(out,
 		"\n"
 		"Options:\n"
-		"  --bpffs DIR       bpffs mount point (default " DEFAULT_BPFFS "; mounted if needed)\n"
+		"  --bpffs DIR       bpffs mount point (default " DEFAULT_BPFFS
+		"; mounted if needed)\n"
 		"  --config-dir DIR  configuration and profiles (default " DEFAULT_CONFIG_DIR ")\n"
 		"  -j, --json        JSON output (commands)\n"
 		"  -h, --help        show this help\n"
@@ -124,8 +126,8 @@ static int fall_back(const struct options *o, const struct ocb_config *cfg,
 
 	if (!failed)
 		failed = cfg->default_profile;
-	ocb_log_warn("container %s: profile %s cannot be applied (on_error is allow): %s",
-		     st->id, failed ? failed : "-", ocb_err_msg());
+	ocb_log_warn("container %s: profile %s cannot be applied (on_error is allow): %s", st->id,
+		     failed ? failed : "-", ocb_err_msg());
 	ocb_err_clear();
 	policy_free(*pol);
 	*pol = NULL;
@@ -203,7 +205,7 @@ enum stage_kind { STAGE_ATTACH, STAGE_DETACH, STAGE_REFUSED, STAGE_UNKNOWN };
 static enum stage_kind classify_stage(const char *s)
 {
 	static const char *const refused[] = { "createContainer", "startContainer", "poststart",
-						"prestop" };
+					       "prestop" };
 	size_t i;
 
 	if (!strcmp(s, "prestart") || !strcmp(s, "createRuntime"))

@@ -36,11 +36,11 @@ static int mkdir_p(const char *path, mode_t mode)
 			continue;
 		*p = '\0';
 		if (mkdir(buf, mode) && errno != EEXIST)
-			return -errno;
+			return ocb_errno();
 		*p = '/';
 	}
 	if (mkdir(buf, mode) && errno != EEXIST)
-		return -errno;
+		return ocb_errno();
 	return 0;
 }
 
@@ -53,10 +53,12 @@ static int ensure_bpffs(const char *bpffs)
 		return 0;
 	err = mkdir_p(bpffs, 0700);
 	if (err)
-		return ocb_err(err, "cannot create bpffs mount point %s: %s", bpffs, strerror(-err));
+		return ocb_err(err, "cannot create bpffs mount point %s: %s", bpffs,
+			       strerror(-err));
 	if (mount("bpffs", bpffs, "bpf", 0, "mode=0700")) {
-		err = -errno;
-		return ocb_err(err, "cannot mount bpffs at %s: %s; mount it (mount -t bpf bpffs %s) and retry",
+		err = ocb_errno();
+		return ocb_err(err,
+			       "cannot mount bpffs at %s: %s; mount it (mount -t bpf bpffs %s) and retry",
 			       bpffs, strerror(-err), bpffs);
 	}
 	ocb_log_info("mounted bpffs at %s", bpffs);
@@ -67,8 +69,10 @@ int pin_tree_init(struct pin_tree *t, const char *bpffs)
 {
 	if (bpffs[0] != '/')
 		return ocb_err(-EINVAL, "--bpffs %s is not an absolute path", bpffs);
-	if (snprintf(t->base, sizeof(t->base), "%s/" OCB_PIN_SUBDIR, bpffs) >= (int)sizeof(t->base) ||
-	    snprintf(t->work, sizeof(t->work), "%s/" OCB_WORK_SUBDIR, bpffs) >= (int)sizeof(t->work) ||
+	if (snprintf(t->base, sizeof(t->base), "%s/" OCB_PIN_SUBDIR, bpffs) >=
+		    (int)sizeof(t->base) ||
+	    snprintf(t->work, sizeof(t->work), "%s/" OCB_WORK_SUBDIR, bpffs) >=
+		    (int)sizeof(t->work) ||
 	    snprintf(t->events, sizeof(t->events), "%s/" OCB_EVENTS_SUBDIR "/" OCB_EVENTS_LAYOUT,
 		     bpffs) >= (int)sizeof(t->events))
 		return ocb_err(-ENAMETOOLONG, "--bpffs %s is too long", bpffs);
@@ -83,9 +87,11 @@ int pin_tree_prepare(struct pin_tree *t, const char *bpffs)
 		err = ensure_bpffs(bpffs);
 	if (err)
 		return err;
-	if ((mkdir(t->base, 0700) && errno != EEXIST) || (mkdir(t->work, 0700) && errno != EEXIST)) {
-		err = -errno;
-		return ocb_err(err, "cannot create the pin tree under %s: %s", bpffs, strerror(-err));
+	if ((mkdir(t->base, 0700) && errno != EEXIST) ||
+	    (mkdir(t->work, 0700) && errno != EEXIST)) {
+		err = ocb_errno();
+		return ocb_err(err, "cannot create the pin tree under %s: %s", bpffs,
+			       strerror(-err));
 	}
 	err = mkdir_p(t->events, 0700);
 	if (err)
@@ -162,11 +168,11 @@ static int lock_file(const char *name, struct pin_lock *lock)
 	for (;;) {
 		lock->fd = open(lock->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (lock->fd < 0) {
-			err = -errno;
+			err = ocb_errno();
 			return ocb_err(err, "cannot open lock %s: %s", lock->path, strerror(-err));
 		}
 		if (flock(lock->fd, LOCK_EX)) {
-			err = -errno;
+			err = ocb_errno();
 			close(lock->fd);
 			lock->fd = -1;
 			return ocb_err(err, "cannot lock %s: %s", lock->path, strerror(-err));
@@ -210,7 +216,7 @@ static int work_dir_create(const struct pin_tree *t, const char *kind, char *dir
 		if (!mkdir(dir, 0700))
 			return 0;
 		if (errno != EEXIST)
-			return ocb_err(-errno, "cannot create %s: %s", dir, strerror(errno));
+			return ocb_err(ocb_errno(), "cannot create %s: %s", dir, strerror(errno));
 	}
 	return ocb_err(-EEXIST, "cannot create a %s directory under %s", kind, t->work);
 }
@@ -228,7 +234,8 @@ int pin_publish(const struct pin_tree *t, const char *staging, const char *id)
 	if (err)
 		return err;
 	if (rename(staging, target))
-		return ocb_err(-errno, "cannot publish pins at %s: %s", target, strerror(errno));
+		return ocb_err(ocb_errno(), "cannot publish pins at %s: %s", target,
+			       strerror(errno));
 	return 0;
 }
 
@@ -239,16 +246,16 @@ int pin_remove_tree(const char *dir)
 	DIR *d = opendir(dir);
 
 	if (!d)
-		return errno == ENOENT ? 0 : -errno;
+		return errno == ENOENT ? 0 : ocb_errno();
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		if (unlinkat(dirfd(d), de->d_name, 0) && errno != ENOENT && !err)
-			err = -errno;
+			err = ocb_errno();
 	}
 	closedir(d);
 	if (rmdir(dir) && errno != ENOENT && !err)
-		err = -errno;
+		err = ocb_errno();
 	return err;
 }
 
@@ -263,13 +270,13 @@ int pin_retire(const struct pin_tree *t, const char *id)
 		return 0;
 	/* The work directory may be missing if the tree predates it. */
 	if (mkdir(t->work, 0700) && errno != EEXIST)
-		return ocb_err(-errno, "cannot create %s: %s", t->work, strerror(errno));
+		return ocb_err(ocb_errno(), "cannot create %s: %s", t->work, strerror(errno));
 	err = work_dir_create(t, "trash", to, sizeof(to));
 	if (err)
 		return err;
 	/* rename() onto an empty directory replaces it. */
 	if (rename(from, to)) {
-		err = -errno;
+		err = ocb_errno();
 		rmdir(to);
 		if (err == -ENOENT)
 			return 0;

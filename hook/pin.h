@@ -21,8 +21,8 @@
 
 /* The pin tree on one bpffs. */
 struct pin_tree {
-	char base[PATH_MAX]; /* <bpffs>/oci-cgroup-bpf-hook */
-	char work[PATH_MAX]; /* <bpffs>/oci-cgroup-bpf-hook-work */
+	char base[PATH_MAX];   /* <bpffs>/oci-cgroup-bpf-hook */
+	char work[PATH_MAX];   /* <bpffs>/oci-cgroup-bpf-hook-work */
 	char events[PATH_MAX]; /* <bpffs>/oci-cgroup-bpf-hook-events/v1 */
 };
 

@@ -45,7 +45,7 @@ static int write_generation(const struct ocb_policy *p, const struct policy_maps
 
 			k.gen = gen;
 			if (bpf_map_update_elem(m->rules, &k, &p->rules[i].val, BPF_ANY))
-				return ocb_err(-errno, "cannot write policy rule %zu: %s", i,
+				return ocb_err(ocb_errno(), "cannot write policy rule %zu: %s", i,
 					       strerror(errno));
 		}
 		for (i = 0; i < p->n_ports; i++) {
@@ -53,12 +53,13 @@ static int write_generation(const struct ocb_policy *p, const struct policy_maps
 
 			k.gen = gen;
 			if (bpf_map_update_elem(m->ports, &k, &p->ports[i].val, BPF_ANY))
-				return ocb_err(-errno, "cannot write policy port class %zu: %s", i,
+				return ocb_err(ocb_errno(),
+					       "cannot write policy port class %zu: %s", i,
 					       strerror(errno));
 		}
 	}
 	if (bpf_map_update_elem(m->conf, &key, &conf, BPF_ANY))
-		return ocb_err(-errno, "cannot write policy settings: %s", strerror(errno));
+		return ocb_err(ocb_errno(), "cannot write policy settings: %s", strerror(errno));
 	return 0;
 }
 
@@ -68,7 +69,7 @@ static int set_active(const struct policy_maps *m, __u8 gen)
 	__u32 zero = 0;
 
 	if (bpf_map_update_elem(m->active, &zero, &act, BPF_ANY))
-		return ocb_err(-errno, "cannot switch policy generation: %s", strerror(errno));
+		return ocb_err(ocb_errno(), "cannot switch policy generation: %s", strerror(errno));
 	return 0;
 }
 
@@ -110,7 +111,7 @@ static int delete_generation(int fd, size_t key_size, __u8 gen)
 	for (i = 0; i < n; i++)
 		if (keys[i * key_size + 4] == gen && bpf_map_delete_elem(fd, keys + i * key_size) &&
 		    errno != ENOENT && !err)
-			err = -errno;
+			err = ocb_errno();
 out:
 	free(keys);
 	return err;
@@ -122,7 +123,8 @@ static int read_active(const struct policy_maps *m, __u8 *gen)
 	__u32 zero = 0;
 
 	if (bpf_map_lookup_elem(m->active, &zero, &act))
-		return ocb_err(-errno, "cannot read the live policy generation: %s", strerror(errno));
+		return ocb_err(ocb_errno(), "cannot read the live policy generation: %s",
+			       strerror(errno));
 	*gen = act.gen & 1;
 	return 0;
 }

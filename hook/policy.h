@@ -21,9 +21,9 @@ struct policy_port_entry {
 /* A profile compiled to the entries of the BPF maps. */
 struct ocb_policy {
 	__u8 default_verdict[2]; /* by enum ocb_dir */
-	__u8 mode;               /* OCB_MODE_* */
-	__u8 sockets;            /* OCB_SOCK_DENY_* */
-	__u8 trace;              /* OCB_TRACE_* */
+	__u8 mode;		 /* OCB_MODE_* */
+	__u8 sockets;		 /* OCB_SOCK_DENY_* */
+	__u8 trace;		 /* OCB_TRACE_* */
 	size_t n_rules, n_ports;
 	struct policy_rule_entry *rules;
 	struct policy_port_entry *ports;

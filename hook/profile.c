@@ -40,13 +40,14 @@ static int check_keys(const struct parse_ctx *ctx, json_t *obj, const char *wher
 	const char *key;
 	json_t *v;
 
-	json_object_foreach(obj, key, v) {
+	json_object_foreach (obj, key, v) {
 		const char *const *a;
 
 		for (a = allowed; *a && strcmp(*a, key); a++)
 			;
 		if (!*a)
-			return ocb_err(-EINVAL, "%s: unknown key \"%s\" in %s", ctx->origin, key, where);
+			return ocb_err(-EINVAL, "%s: unknown key \"%s\" in %s", ctx->origin, key,
+				       where);
 	}
 	return 0;
 }
@@ -123,7 +124,7 @@ int parse_ports(const char *s, struct port_span **ranges, size_t *n)
 	*ranges = NULL;
 	*n = 0;
 	while (!err) {
-		struct port_span pr;
+		struct port_span pr = { 0 };
 
 		while (*s == ' ')
 			s++;
@@ -218,7 +219,8 @@ static int parse_rule_ports(struct parse_ctx *ctx, json_t *v, const char *where,
 	else if (json_is_string(v))
 		s = json_string_value(v);
 	else
-		return ocb_err(-EINVAL, "%s: %s: \"ports\" must be a string such as \"25,465,1000-2000\"",
+		return ocb_err(-EINVAL,
+			       "%s: %s: \"ports\" must be a string such as \"25,465,1000-2000\"",
 			       ctx->origin, where);
 	err = parse_ports(s, &r->ranges, &r->n_ranges);
 	if (err == -ENOMEM)
@@ -251,7 +253,8 @@ static int parse_rule(struct parse_ctx *ctx, json_t *v, __u8 dir, __u8 verdict, 
 		ports = json_object_get(v, "ports");
 	}
 	if (!json_is_string(cidr))
-		return ocb_err(-EINVAL, "%s: %s: a rule is a CIDR string or an object with \"cidr\"",
+		return ocb_err(-EINVAL,
+			       "%s: %s: a rule is a CIDR string or an object with \"cidr\"",
 			       ctx->origin, where);
 	err = parse_cidr(json_string_value(cidr), r->addr, &r->addr_bits);
 	if (err == -ERANGE)
@@ -268,8 +271,8 @@ static int parse_rule(struct parse_ctx *ctx, json_t *v, __u8 dir, __u8 verdict, 
 	}
 	if (ports) {
 		if (r->proto == IPPROTO_ICMP)
-			return ocb_err(-EINVAL, "%s: %s: icmp has no ports; drop \"ports\"", ctx->origin,
-				       where);
+			return ocb_err(-EINVAL, "%s: %s: icmp has no ports; drop \"ports\"",
+				       ctx->origin, where);
 		err = parse_rule_ports(ctx, ports, where, r);
 		if (err)
 			return err;
@@ -303,7 +306,7 @@ static int parse_rule_list(struct parse_ctx *ctx, json_t *list, __u8 dir, __u8 v
 		return 0;
 	if (!json_is_array(list))
 		return ocb_err(-EINVAL, "%s: %s must be an array of rules", ctx->origin, where);
-	json_array_foreach(list, i, v) {
+	json_array_foreach (list, i, v) {
 		snprintf(item, sizeof(item), "%s[%zu]", where, i);
 		err = parse_rule(ctx, v, dir, verdict, item);
 		if (err)
@@ -400,8 +403,8 @@ static int parse_trace(struct parse_ctx *ctx, json_t *root)
 
 static int parse_root(struct parse_ctx *ctx, json_t *root)
 {
-	static const char *const keys[] = { "description", "mode",    "egress", "ingress",
-					    "sockets",     "trace", NULL };
+	static const char *const keys[] = { "description", "mode",  "egress", "ingress",
+					    "sockets",	   "trace", NULL };
 	json_t *v;
 	int err;
 
@@ -413,7 +416,8 @@ static int parse_root(struct parse_ctx *ctx, json_t *root)
 	v = json_object_get(root, "description");
 	if (v) {
 		if (!json_is_string(v))
-			return ocb_err(-EINVAL, "%s: \"description\" must be a string", ctx->origin);
+			return ocb_err(-EINVAL, "%s: \"description\" must be a string",
+				       ctx->origin);
 		ctx->p->description = strdup(json_string_value(v));
 		if (!ctx->p->description)
 			return -ENOMEM;

@@ -17,19 +17,19 @@ struct port_span {
 
 /* The specificity of a rule: at equal prefix, higher wins. */
 enum rule_tier {
-	TIER_ADDR = 0,  /* CIDR only */
+	TIER_ADDR = 0,	/* CIDR only */
 	TIER_PROTO = 1, /* CIDR and protocol */
 	TIER_PORTS = 2, /* CIDR, protocol (tcp, udp or any) and ports */
 };
 
 struct rule {
-	unsigned int index;  /* position in the profile, counted from 0 */
-	char where[64];      /* e.g. "egress.deny[3]", for messages */
-	__u8 dir;            /* enum ocb_dir */
-	__u8 verdict;        /* enum ocb_verdict */
-	__u8 addr[16];       /* IPv6, or IPv4-mapped; host bits zero */
-	__u8 addr_bits;      /* 0..128, in the mapped space */
-	__u8 proto;          /* IPPROTO_*, 0 for any */
+	unsigned int index; /* position in the profile, counted from 0 */
+	char where[64];	    /* e.g. "egress.deny[3]", for messages */
+	__u8 dir;	    /* enum ocb_dir */
+	__u8 verdict;	    /* enum ocb_verdict */
+	__u8 addr[16];	    /* IPv6, or IPv4-mapped; host bits zero */
+	__u8 addr_bits;	    /* 0..128, in the mapped space */
+	__u8 proto;	    /* IPPROTO_*, 0 for any */
 	enum rule_tier tier;
 	size_t n_ranges;
 	struct port_span *ranges; /* sorted, merged; none: all ports */
@@ -37,10 +37,10 @@ struct rule {
 
 struct profile {
 	char *description;
-	__u8 mode;                /* OCB_MODE_* */
-	__u8 default_verdict[2];  /* by enum ocb_dir */
-	__u8 sockets;             /* OCB_SOCK_DENY_* */
-	__u8 trace;               /* OCB_TRACE_* */
+	__u8 mode;		 /* OCB_MODE_* */
+	__u8 default_verdict[2]; /* by enum ocb_dir */
+	__u8 sockets;		 /* OCB_SOCK_DENY_* */
+	__u8 trace;		 /* OCB_TRACE_* */
 	size_t n_rules;
 	struct rule *rules;
 };

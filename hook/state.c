@@ -20,18 +20,22 @@ int ocb_id_check(const char *id)
 	size_t i;
 
 	if (len == 0)
-		return ocb_err(-EINVAL, "container id is empty: the runtime must pass a non-empty \"id\"");
+		return ocb_err(-EINVAL,
+			       "container id is empty: the runtime must pass a non-empty \"id\"");
 	if (len > OCB_ID_MAX)
 		return ocb_err(-EINVAL, "container id is %zu bytes long; at most %d are allowed",
 			       len, OCB_ID_MAX);
 	if (id[0] == '.')
-		return ocb_err(-EINVAL, "container id '%s' starts with '.'; use an id without a leading dot",
+		return ocb_err(-EINVAL,
+			       "container id '%s' starts with '.'; use an id without a leading dot",
 			       id);
 	for (i = 0; i < len; i++) {
 		unsigned char c = id[i];
 
 		if (c == '/')
-			return ocb_err(-EINVAL, "container id '%s' contains '/'; ids must be plain names", id);
+			return ocb_err(-EINVAL,
+				       "container id '%s' contains '/'; ids must be plain names",
+				       id);
 		if (c < 0x20 || c == 0x7f)
 			return ocb_err(-EINVAL,
 				       "container id contains control character 0x%02x at byte %zu; ids must be printable",
@@ -65,7 +69,8 @@ static int parse_pid(json_t *root, pid_t *pid)
 		return ocb_err(-EINVAL, "state field \"pid\" must be an integer");
 	n = json_integer_value(v);
 	if (n < 0 || n > 0x3fffffff)
-		return ocb_err(-EINVAL, "state field \"pid\" is %lld, which is not a valid process id",
+		return ocb_err(-EINVAL,
+			       "state field \"pid\" is %lld, which is not a valid process id",
 			       (long long)n);
 	*pid = (pid_t)n;
 	return 0;
@@ -101,7 +106,8 @@ int oci_state_parse(const char *buf, size_t len, struct oci_state *st)
 
 	v = json_object_get(st->root, "id");
 	if (!v || !json_is_string(v)) {
-		err = ocb_err(-EINVAL, "state has no string \"id\"; the runtime must pass the container id");
+		err = ocb_err(-EINVAL,
+			      "state has no string \"id\"; the runtime must pass the container id");
 		goto fail;
 	}
 	st->id = json_string_value(v);
@@ -146,7 +152,8 @@ int oci_state_read_fd(int fd, struct oci_state *st)
 
 			if (cap > OCB_STATE_MAX) {
 				free(buf);
-				return ocb_err(-EFBIG, "state on stdin is over %d bytes; is this an OCI state?",
+				return ocb_err(-EFBIG,
+					       "state on stdin is over %d bytes; is this an OCI state?",
 					       OCB_STATE_MAX);
 			}
 			cap *= 2;
@@ -161,7 +168,7 @@ int oci_state_read_fd(int fd, struct oci_state *st)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			err = -errno;
+			err = ocb_errno();
 			free(buf);
 			return ocb_err(err, "cannot read the state from stdin: %s", strerror(-err));
 		}

@@ -13,13 +13,13 @@
 
 /* The OCI runtime state (runtime-spec "state"), as the hook reads it. */
 struct oci_state {
-	json_t *root;            /* owns every string below */
+	json_t *root;		 /* owns every string below */
 	const char *oci_version; /* NULL if absent */
 	const char *id;
-	const char *status;      /* NULL if absent */
-	const char *bundle;      /* NULL if absent */
-	json_t *annotations;     /* an object, or NULL */
-	pid_t pid;               /* 0 when absent or 0 (poststop) */
+	const char *status;  /* NULL if absent */
+	const char *bundle;  /* NULL if absent */
+	json_t *annotations; /* an object, or NULL */
+	pid_t pid;	     /* 0 when absent or 0 (poststop) */
 };
 
 int ocb_id_check(const char *id);
