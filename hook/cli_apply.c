@@ -46,9 +46,7 @@ int cmd_apply(const struct cli_ctx *ctx, int argc, char **argv)
 	if (!err)
 		err = config_load_policy(ctx->config_dir, name, &pol);
 	if (!err)
-		err = pin_tree_init(&tree, ctx->bpffs);
-	if (!err)
-		err = inspect_scan(&tree, &entries);
+		err = inspect_scan_bpffs(ctx->bpffs, &tree, &entries);
 	if (!err)
 		err = inspect_resolve(&entries, argv[first], &entry);
 	if (!err)

@@ -197,9 +197,7 @@ int cmd_list(const struct cli_ctx *ctx, int argc, char **argv)
 
 	if (err)
 		return err == CLI_HELP_SHOWN ? 0 : err;
-	err = pin_tree_init(&tree, ctx->bpffs);
-	if (!err)
-		err = inspect_scan(&tree, &ents);
+	err = inspect_scan_bpffs(ctx->bpffs, &tree, &ents);
 	if (err)
 		return err;
 	err = print_rows(&ents, &o);

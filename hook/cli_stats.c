@@ -255,9 +255,7 @@ int cmd_stats(const struct cli_ctx *ctx, int argc, char **argv)
 
 	if (err)
 		return err == CLI_HELP_SHOWN ? 0 : err;
-	err = pin_tree_init(&tree, ctx->bpffs);
-	if (!err)
-		err = inspect_scan(&tree, &ents);
+	err = inspect_scan_bpffs(ctx->bpffs, &tree, &ents);
 	if (!err) {
 		want = calloc(ents.n + 1, sizeof(*want));
 		err = want ? 0 : ocb_err(-ENOMEM, "out of memory reading counters");

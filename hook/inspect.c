@@ -57,6 +57,13 @@ static int add_entry(struct ocb_entries *out, size_t *cap, const char *base, con
 	return 0;
 }
 
+int inspect_scan_bpffs(const char *bpffs, struct pin_tree *t, struct ocb_entries *out)
+{
+	int err = pin_tree_init(t, bpffs);
+
+	return err ? err : inspect_scan(t, out);
+}
+
 int inspect_scan(const struct pin_tree *t, struct ocb_entries *out)
 {
 	struct dirent *de;

@@ -30,6 +30,8 @@ struct ocb_entries {
 
 /* The containers in the tree, sorted by id; a missing tree is empty. */
 int inspect_scan(const struct pin_tree *t, struct ocb_entries *out);
+/* pin_tree_init() for @bpffs, then inspect_scan(). */
+int inspect_scan_bpffs(const char *bpffs, struct pin_tree *t, struct ocb_entries *out);
 void inspect_entries_free(struct ocb_entries *e);
 /* An exact id, or a unique prefix of one, as podman accepts them. */
 int inspect_resolve(const struct ocb_entries *e, const char *prefix, const struct ocb_entry **out);
