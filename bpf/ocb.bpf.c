@@ -105,6 +105,20 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } trace_lost SEC(".maps");
 
+/* Per-packet tracing's budget: a one-second window per CPU. */
+struct rate_window {
+	__u64 start_ns;
+	__u32 count;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rate_window);
+} trace_rate SEC(".maps");
+
 /* The container's cgroup id, set by the hook before load. */
 const volatile __u64 container_cgid = 0;
 
@@ -328,6 +342,68 @@ static __always_inline void trace_drop(struct __sk_buff *skb, __u8 dir, const st
 	bpf_ringbuf_submit(e, 0);
 }
 
+static __always_inline int reader_present(void)
+{
+	struct ocb_trace_ctl *ctl;
+	__u32 zero = 0;
+
+	ctl = bpf_map_lookup_elem(&trace_ctl, &zero);
+	return ctl && ctl->readers;
+}
+
+/* True while this CPU's window still has room for a packet event. */
+static __always_inline int within_packet_rate(__u32 rate)
+{
+	struct rate_window *w;
+	__u32 zero = 0;
+	__u64 now;
+
+	w = bpf_map_lookup_elem(&trace_rate, &zero);
+	if (!w)
+		return 0;
+	now = bpf_ktime_get_ns();
+	if (now - w->start_ns >= 1000000000ull) {
+		w->start_ns = now;
+		w->count = 0;
+	}
+	if (w->count >= rate)
+		return 0;
+	w->count++;
+	return 1;
+}
+
+/*
+ * Per-packet tracing (opt-in): every packet the policy let through, up to
+ * the profile's rate. Runs only while a reader is present, so the
+ * common case costs one array lookup.
+ */
+static __always_inline void trace_packet(struct __sk_buff *skb, __u8 dir, struct packet *p,
+					 struct decision d, int parsed)
+{
+	struct ocb_event *e;
+	struct ocb_conf *c;
+	__u32 gen;
+
+	if (d.verdict == OCB_DENY || !reader_present())
+		return;
+	c = live_conf(&gen);
+	if (!c || !(c->trace & OCB_TRACE_PACKETS) || !within_packet_rate(c->packet_rate))
+		return;
+	if (!parsed && parse_packet(skb, dir, p))
+		return;
+	e = event_start(OCB_EV_PACKET, d, dir);
+	if (!e)
+		return;
+	e->len = skb->len;
+	e->proto = p->proto;
+	e->family = p->family;
+	e->port = p->remote_port;
+	e->local_port = p->local_port;
+	__builtin_memcpy(e->remote, p->remote, 16);
+	__builtin_memcpy(e->local, p->local, 16);
+	bpf_ringbuf_submit(e, 0);
+}
+
 enum flow {
 	FLOW_NEW,      /* the policy decides this packet */
 	FLOW_DECIDED,  /* a socket hook decided the flow already */
@@ -365,12 +441,16 @@ static __always_inline int filter_skb(struct __sk_buff *skb, __u8 dir)
 	struct ocb_stats *s;
 	__be16 peer_port = 0;
 	enum flow flow = classify_flow(skb, dir, &peer_port);
+	int parsed = 0;
 
-	if (flow != FLOW_DECIDED && !parse_packet(skb, dir, &p) &&
-	    !(flow == FLOW_UDP_PEER && bpf_ntohs(peer_port) == p.remote_port)) {
-		d = decide(dir, p.proto, p.port, p.remote);
-		trace_drop(skb, dir, &p, d);
+	if (flow != FLOW_DECIDED) {
+		parsed = !parse_packet(skb, dir, &p);
+		if (parsed && !(flow == FLOW_UDP_PEER && bpf_ntohs(peer_port) == p.remote_port)) {
+			d = decide(dir, p.proto, p.port, p.remote);
+			trace_drop(skb, dir, &p, d);
+		}
 	}
+	trace_packet(skb, dir, &p, d, parsed);
 	s = cpu_stats();
 	if (s)
 		count_traffic(dir == OCB_INGRESS ? &s->ingress : &s->egress, d, skb->len);

@@ -34,6 +34,9 @@ enum ocb_rule_kind {
 /* What the profile traces (events reach `trace` only while it runs). */
 #define OCB_TRACE_CONNECTS 0x1
 #define OCB_TRACE_DROPS 0x2
+#define OCB_TRACE_PACKETS 0x4 /* every packet, at most packet_rate a second per CPU */
+#define OCB_PACKET_RATE_DEFAULT 100
+#define OCB_PACKET_RATE_MAX 100000
 
 /* Number of bits in an ocb_rule_key that precede the address. */
 #define OCB_RULE_KEY_HDR_BITS 40
@@ -106,6 +109,7 @@ struct ocb_conf {
 	__u8 trace;		 /* OCB_TRACE_* */
 	__u8 has_classes;	 /* any protocol/port rule: consult the ports trie */
 	__u8 pad[2];
+	__u32 packet_rate; /* OCB_TRACE_PACKETS: events a second per CPU */
 };
 
 /* The live generation: the one element of the `active` map. */
@@ -127,6 +131,7 @@ enum ocb_event_type {
 	OCB_EV_SEND = 2,    /* an unconnected UDP send decision */
 	OCB_EV_DROP = 3,    /* a packet the policy dropped */
 	OCB_EV_SOCKET = 4,  /* a socket creation the policy refused */
+	OCB_EV_PACKET = 5,  /* any packet (per-packet tracing, rate-limited) */
 };
 
 #define OCB_RULE_DEFAULT 0xffffffffu /* decided by the direction's default */

@@ -216,6 +216,8 @@ static const char *event_name(__u8 type)
 		return "drop";
 	case OCB_EV_SOCKET:
 		return "socket";
+	case OCB_EV_PACKET:
+		return "packet";
 	}
 	return "unknown";
 }
@@ -243,7 +245,7 @@ static void print_json(const struct tracer *t, const char *id, const struct ocb_
 		json_object_set_new(o, "pid", json_integer(e->pid));
 	if (e->comm[0])
 		json_object_set_new(o, "comm", json_stringn(e->comm, strnlen(e->comm, 16)));
-	if (e->type == OCB_EV_DROP) {
+	if (e->type == OCB_EV_DROP || e->type == OCB_EV_PACKET) {
 		json_object_set_new(o, "local", json_string(local));
 		json_object_set_new(o, "local_port", json_integer(e->local_port));
 		json_object_set_new(o, "len", json_integer(e->len));
@@ -286,7 +288,7 @@ static int handle_event(void *data, void *ev, size_t size)
 		proto = fmt_proto(e->proto, pbuf, sizeof(pbuf));
 	if (t->ctx->json)
 		print_json(t, id, e, remote, local, proto, when);
-	else if (e->type == OCB_EV_DROP)
+	else if (e->type == OCB_EV_DROP || e->type == OCB_EV_PACKET)
 		printf("%s %s %s %s %s %s %s:%u -> %s:%u len %u\n", when, id, event_name(e->type),
 		       verdict_name(e), fmt_dir(e->dir), proto, local, e->local_port, remote,
 		       e->port, e->len);

@@ -362,6 +362,7 @@ int policy_compile(const struct profile *prof, const char *name, struct ocb_poli
 	pol->mode = prof->mode;
 	pol->sockets = prof->sockets;
 	pol->trace = prof->trace;
+	pol->packet_rate = prof->packet_rate;
 	err = compile_rules(&c);
 	if (!err)
 		err = resolve_ties(&c, pol);

@@ -40,6 +40,7 @@ static int write_generation(const struct ocb_policy *p, const struct policy_maps
 		conf.sockets = p->sockets;
 		conf.trace = p->trace;
 		conf.has_classes = p->n_ports > 0;
+		conf.packet_rate = p->packet_rate;
 		for (i = 0; i < p->n_rules; i++) {
 			struct ocb_rule_key k = p->rules[i].key;
 

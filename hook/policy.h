@@ -24,6 +24,7 @@ struct ocb_policy {
 	__u8 mode;		 /* OCB_MODE_* */
 	__u8 sockets;		 /* OCB_SOCK_DENY_* */
 	__u8 trace;		 /* OCB_TRACE_* */
+	__u32 packet_rate;	 /* per-packet events a second per CPU */
 	size_t n_rules, n_ports;
 	struct policy_rule_entry *rules;
 	struct policy_port_entry *ports;

@@ -372,16 +372,20 @@ static int parse_sockets(struct parse_ctx *ctx, json_t *root)
 
 static int parse_trace(struct parse_ctx *ctx, json_t *root)
 {
-	static const char *const keys[] = { "connects", "drops", NULL };
+	static const char *const keys[] = { "connects", "drops", "packets", "packets_per_second",
+					    NULL };
 	static const struct {
 		const char *key;
 		__u8 flag;
-	} flags[] = { { "connects", OCB_TRACE_CONNECTS }, { "drops", OCB_TRACE_DROPS } };
-	json_t *t = json_object_get(root, "trace");
+	} flags[] = { { "connects", OCB_TRACE_CONNECTS },
+		      { "drops", OCB_TRACE_DROPS },
+		      { "packets", OCB_TRACE_PACKETS } };
+	json_t *t = json_object_get(root, "trace"), *rate;
 	size_t i;
 	int err;
 
 	ctx->p->trace = OCB_TRACE_CONNECTS | OCB_TRACE_DROPS;
+	ctx->p->packet_rate = OCB_PACKET_RATE_DEFAULT;
 	if (!t)
 		return 0;
 	if (!json_is_object(t))
@@ -397,6 +401,16 @@ static int parse_trace(struct parse_ctx *ctx, json_t *root)
 				       flags[i].key);
 		if (json_is_false(v))
 			ctx->p->trace &= (__u8)~flags[i].flag;
+		else
+			ctx->p->trace |= flags[i].flag;
+	}
+	rate = json_object_get(t, "packets_per_second");
+	if (!err && rate) {
+		if (!json_is_integer(rate) || json_integer_value(rate) < 1 ||
+		    json_integer_value(rate) > OCB_PACKET_RATE_MAX)
+			return ocb_err(-EINVAL, "%s: trace.packets_per_second must be 1 to %d",
+				       ctx->origin, OCB_PACKET_RATE_MAX);
+		ctx->p->packet_rate = (__u32)json_integer_value(rate);
 	}
 	return err;
 }

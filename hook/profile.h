@@ -41,6 +41,7 @@ struct profile {
 	__u8 default_verdict[2]; /* by enum ocb_dir */
 	__u8 sockets;		 /* OCB_SOCK_DENY_* */
 	__u8 trace;		 /* OCB_TRACE_* */
+	__u32 packet_rate;	 /* per-packet events a second per CPU */
 	size_t n_rules;
 	struct rule *rules;
 };

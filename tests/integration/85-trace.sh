@@ -14,6 +14,7 @@ mkdir -p "$CFG/profiles" && chmod 755 "$CFG" "$CFG/profiles" || bail "create $CF
 printf '%s\n' '{"egress": {"deny": ["127.0.0.2"]}}' >"$CFG/profiles/deny2.json"
 printf '%s\n' '{"egress": {"deny": ["127.0.0.2"]}, "trace": {"connects": false, "drops": false}}' \
 	>"$CFG/profiles/quiet.json"
+printf '%s\n' '{"trace": {"packets": true, "packets_per_second": 5}}' >"$CFG/profiles/packets.json"
 chmod 644 "$CFG"/profiles/*.json
 HOOK_ARGS+=(--config-dir "$CFG")
 start_tcp_echo "$NS" 127.0.0.2 7001
@@ -98,6 +99,31 @@ in_ns_cg "$NS" "$CG_C" "$NETTOOL" tcp 127.0.0.2 7001 >/dev/null
 sleep 0.5
 bg_stop "$TP"
 expect_eq "a profile with trace off emits no event" 0 "$(grep -c "\"container\":\"$C\"" "$T_TMP/trace3.log")"
+
+# Per-packet tracing (opt-in): allowed packets are reported too, at most
+# packets_per_second per CPU; a profile without it reports none.
+P="$T.pkts"
+attach_ctr "$P" pkts packets || bail "attach $P"
+CG_P=$LAST_CG
+start_udp_echo "$NS" 127.0.0.1 7002
+start_trace TP "$T_TMP/trace4.log" --json
+out=$(in_ns_cg "$NS" "$CG_P" "$NETTOOL" udp-sendto 127.0.0.1 7002 200 10)
+expect_match "200 datagrams sent from the per-packet container" "^ok sent 200" "$out"
+in_ns_cg "$NS" "$CG_A" "$NETTOOL" udp-sendto 127.0.0.1 7002 50 10 >/dev/null
+sleep 0.5
+bg_stop "$TP"
+pkts=$(jq -c "select(.container == \"$P\" and .event == \"packet\")" "$T_TMP/trace4.log")
+n=$(printf '%s' "$pkts" | grep -c . || true)
+ncpu=$(nproc)
+diag "per-packet events: $n (budget 5/s per CPU, $ncpu CPUs)"
+expect_gt "per-packet tracing reports packets" "$n" 0
+# Two windows at most over the run, on each CPU.
+expect_gt "per-packet tracing stays within its rate ($n <= $((2 * 5 * ncpu)))" $((2 * 5 * ncpu + 1)) "$n"
+first=$(printf '%s\n' "$pkts" | head -1)
+expect_eq "a packet event gives protocol, remote and length" "udp 127.0.0.1 7002 38" \
+	"$(jq -r '"\(.proto) \(.remote) \(.port) \(.len)"' <<<"$first")" "$first"
+expect_eq "a profile without per-packet tracing reports no packet" 0 \
+	"$(jq -c "select(.container == \"$A\" and .event == \"packet\")" "$T_TMP/trace4.log" | wc -l)"
 
 # A burst of 100,000 events: each one printed, or counted as lost.
 N=100000

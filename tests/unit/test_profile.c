@@ -146,6 +146,7 @@ static void test_full_example(void **state)
 	assert_int_equal(p.default_verdict[OCB_INGRESS], OCB_DENY);
 	assert_int_equal(p.sockets, OCB_SOCK_DENY_PACKET);
 	assert_int_equal(p.trace, OCB_TRACE_CONNECTS);
+	assert_int_equal(p.packet_rate, OCB_PACKET_RATE_DEFAULT);
 	assert_int_equal(p.rules[5].tier, TIER_PORTS);
 	assert_int_equal(p.rules[5].proto, IPPROTO_TCP);
 	assert_string_equal(p.rules[5].where, "egress.deny[5]");
@@ -182,6 +183,9 @@ static void test_refusals(void **state)
 	expect_error("{\"sockets\": {\"packet\": \"no\"}}", "sockets.packet");
 	expect_error("{\"sockets\": {\"unix\": \"deny\"}}", "unknown key \"unix\"");
 	expect_error("{\"trace\": {\"connects\": 1}}", "trace.connects");
+	expect_error("{\"trace\": {\"packets_per_second\": 0}}", "packets_per_second");
+	expect_error("{\"trace\": {\"packets_per_second\": 100001}}", "packets_per_second");
+	expect_error("{\"trace\": {\"per_packet\": true}}", "unknown key \"per_packet\"");
 	expect_error("{\"mode\": \"audit\", \"mode\": \"enforce\"}", "duplicate");
 }
 
