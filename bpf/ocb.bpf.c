@@ -322,14 +322,12 @@ static __always_inline struct ocb_event *event_start(__u8 type, struct decision 
 	return e;
 }
 
-static __always_inline void trace_drop(struct __sk_buff *skb, __u8 dir, const struct packet *p,
-				       struct decision d)
+/* A drop or packet event: what the packet's headers say. */
+static __always_inline void submit_packet_event(__u8 type, struct __sk_buff *skb, __u8 dir,
+						const struct packet *p, struct decision d)
 {
-	struct ocb_event *e;
+	struct ocb_event *e = event_start(type, d, dir);
 
-	if (d.verdict != OCB_DENY || !(d.trace & OCB_TRACE_DROPS))
-		return;
-	e = event_start(OCB_EV_DROP, d, dir);
 	if (!e)
 		return;
 	e->len = skb->len;
@@ -340,6 +338,14 @@ static __always_inline void trace_drop(struct __sk_buff *skb, __u8 dir, const st
 	__builtin_memcpy(e->remote, p->remote, 16);
 	__builtin_memcpy(e->local, p->local, 16);
 	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline void trace_drop(struct __sk_buff *skb, __u8 dir, const struct packet *p,
+				       struct decision d)
+{
+	if (d.verdict != OCB_DENY || !(d.trace & OCB_TRACE_DROPS))
+		return;
+	submit_packet_event(OCB_EV_DROP, skb, dir, p, d);
 }
 
 static __always_inline int reader_present(void)
@@ -380,7 +386,6 @@ static __always_inline int within_packet_rate(__u32 rate)
 static __always_inline void trace_packet(struct __sk_buff *skb, __u8 dir, struct packet *p,
 					 struct decision d, int parsed)
 {
-	struct ocb_event *e;
 	struct ocb_conf *c;
 	__u32 gen;
 
@@ -391,17 +396,7 @@ static __always_inline void trace_packet(struct __sk_buff *skb, __u8 dir, struct
 		return;
 	if (!parsed && parse_packet(skb, dir, p))
 		return;
-	e = event_start(OCB_EV_PACKET, d, dir);
-	if (!e)
-		return;
-	e->len = skb->len;
-	e->proto = p->proto;
-	e->family = p->family;
-	e->port = p->remote_port;
-	e->local_port = p->local_port;
-	__builtin_memcpy(e->remote, p->remote, 16);
-	__builtin_memcpy(e->local, p->local, 16);
-	bpf_ringbuf_submit(e, 0);
+	submit_packet_event(OCB_EV_PACKET, skb, dir, p, d);
 }
 
 enum flow {
