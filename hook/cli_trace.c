@@ -380,9 +380,10 @@ static void usage(FILE *out)
 {
 	fprintf(out, "Usage: " OCB_NAME " [--json] trace [ID...]\n"
 		     "\n"
-		     "Streams connect, send, socket and drop events of the given containers (IDs\n"
-		     "or unique prefixes), or of every attached container, including those that\n"
-		     "start later. What a container reports is set by its profile's \"trace\".\n"
+		     "Streams connect, send, socket and drop events (and, where the profile\n"
+		     "asks, rate-limited packet events) of the given containers (IDs or unique\n"
+		     "prefixes), or of every attached container, including those that start\n"
+		     "later. What a container reports is set by its profile's \"trace\".\n"
 		     "One line per event (one JSON object per line with --json). Events lost\n"
 		     "because this reader fell behind are counted and reported. Ends on\n"
 		     "Ctrl-C or SIGTERM.\n");
