@@ -27,7 +27,16 @@ require_cmds podman busybox python3
 CGROUP2=${CG2_MNT:-${CG2:-$(cg2_mount)}}
 # podman's cgroupfs manager makes a parent cgroup for its containers:
 # remove it at the end if this test brought it (and it is empty).
-[ -d "$CGROUP2/libpod_parent" ] || defer "rmdir '$CGROUP2/libpod_parent' 2>/dev/null"
+remove_libpod_parent() {
+	local m
+	# conmon may still be leaving it: retry for a while.
+	[ ! -d "$CGROUP2/libpod_parent" ] || wait_for 10 rmdir "$CGROUP2/libpod_parent"
+	for m in $(cg1_mounts); do
+		[ -d "$m/libpod_parent" ] && rmdir "$m/libpod_parent" 2>/dev/null
+	done
+	return 0
+}
+[ -d "$CGROUP2/libpod_parent" ] || defer remove_libpod_parent
 [ -n "$CGROUP2" ] || bail "a cgroup v2 hierarchy is mounted"
 
 INSTALLED=${OCB_PODMAN_INSTALLED:-0}
