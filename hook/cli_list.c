@@ -134,21 +134,11 @@ static int add_text_row(struct table *t, const struct list_row *r, const struct 
 
 static json_t *row_json(const struct list_row *r)
 {
-	char when[32];
 	json_t *o;
 
-	fmt_time_iso(r->have_info ? r->info.attach_time : 0, when, sizeof(when));
 	o = json_pack("{s:s,s:s}", "id", r->e->id, "state", inspect_liveness_name(r->live));
-	if (o && r->have_info) {
-		json_object_set_new(o, "cgroup", json_string(r->info.cgroup));
-		json_object_set_new(o, "cgroup_id", json_integer((json_int_t)r->info.cgroup_id));
-		json_object_set_new(o, "profile",
-				    r->info.profile[0] ? json_string(r->info.profile)
-						       : json_null());
-		json_object_set_new(o, "attach_time", json_string(when));
-		json_object_set_new(o, "attach_time_ns",
-				    json_integer((json_int_t)r->info.attach_time));
-	}
+	if (o && r->have_info)
+		fmt_info_json(o, &r->info);
 	if (o && r->have_conf)
 		json_object_set_new(o, "mode", json_string(mode_name(r)));
 	if (o && r->have_stats)

@@ -410,7 +410,6 @@ static json_t *show_json(const struct show_data *d)
 	json_t *o = json_pack("{s:s,s:s,s:s}", "id", d->e->id, "pin_dir", d->e->dir, "state",
 			      inspect_liveness_name(d->live));
 	json_t *pins = json_array();
-	char when[32];
 	size_t i;
 
 	for (i = 0; pins && i < d->n_pins; i++)
@@ -420,17 +419,8 @@ static json_t *show_json(const struct show_data *d)
 		return NULL;
 	}
 	json_object_set_new(o, "link_cgroup_id", json_integer((json_int_t)d->link_cgroup_id));
-	if (d->have_info) {
-		fmt_time_iso(d->info.attach_time, when, sizeof(when));
-		json_object_set_new(o, "cgroup", json_string(d->info.cgroup));
-		json_object_set_new(o, "cgroup_id", json_integer((json_int_t)d->info.cgroup_id));
-		json_object_set_new(o, "profile",
-				    d->info.profile[0] ? json_string(d->info.profile)
-						       : json_null());
-		json_object_set_new(o, "attach_time", json_string(when));
-		json_object_set_new(o, "attach_time_ns",
-				    json_integer((json_int_t)d->info.attach_time));
-	}
+	if (d->have_info)
+		fmt_info_json(o, &d->info);
 	json_object_set_new(o, "pins", pins);
 	if (d->have_policy)
 		json_object_set_new(o, "policy", policy_json(&d->pv));

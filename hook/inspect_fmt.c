@@ -52,6 +52,19 @@ static json_t *traffic_json(const struct ocb_traffic *t)
 			 (json_int_t)t->bytes_denied);
 }
 
+void fmt_info_json(json_t *o, const struct ocb_info *info)
+{
+	char when[40];
+
+	fmt_time_iso(info->attach_time, when, sizeof(when));
+	json_object_set_new(o, "cgroup", json_string(info->cgroup));
+	json_object_set_new(o, "cgroup_id", json_integer((json_int_t)info->cgroup_id));
+	json_object_set_new(o, "profile",
+			    info->profile[0] ? json_string(info->profile) : json_null());
+	json_object_set_new(o, "attach_time", json_string(when));
+	json_object_set_new(o, "attach_time_ns", json_integer((json_int_t)info->attach_time));
+}
+
 json_t *fmt_stats_json(const struct ocb_stats *s)
 {
 	return json_pack("{s:o,s:o,s:{s:I,s:I},s:{s:I,s:I},s:{s:I}}", "ingress",
