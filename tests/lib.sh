@@ -909,3 +909,19 @@ runc_scenario() {
 	fi
 	return 0
 }
+
+# podman's cgroupfs manager makes a parent cgroup, libpod_parent, for its
+# containers. A test that runs podman calls this first: at exit it removes
+# libpod_parent if the test brought it (conmon may still be leaving it).
+defer_libpod_parent_cleanup() {
+	[ -d "$CG2_MNT/libpod_parent" ] || defer _remove_libpod_parent
+}
+
+_remove_libpod_parent() {
+	local m
+	[ ! -d "$CG2_MNT/libpod_parent" ] || wait_for 10 rmdir "$CG2_MNT/libpod_parent"
+	for m in $(cg1_mounts); do
+		[ -d "$m/libpod_parent" ] && rmdir "$m/libpod_parent" 2>/dev/null
+	done
+	return 0
+}

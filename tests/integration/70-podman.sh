@@ -25,18 +25,7 @@ test_init
 require_cmds podman busybox python3
 # The cgroup v2 mount point (lib.sh's name for it has changed before).
 CGROUP2=${CG2_MNT:-${CG2:-$(cg2_mount)}}
-# podman's cgroupfs manager makes a parent cgroup for its containers:
-# remove it at the end if this test brought it (and it is empty).
-remove_libpod_parent() {
-	local m
-	# conmon may still be leaving it: retry for a while.
-	[ ! -d "$CGROUP2/libpod_parent" ] || wait_for 10 rmdir "$CGROUP2/libpod_parent"
-	for m in $(cg1_mounts); do
-		[ -d "$m/libpod_parent" ] && rmdir "$m/libpod_parent" 2>/dev/null
-	done
-	return 0
-}
-[ -d "$CGROUP2/libpod_parent" ] || defer remove_libpod_parent
+defer_libpod_parent_cleanup
 [ -n "$CGROUP2" ] || bail "a cgroup v2 hierarchy is mounted"
 
 INSTALLED=${OCB_PODMAN_INSTALLED:-0}

@@ -16,6 +16,7 @@
 . "$(dirname "$0")/../lib.sh"
 test_init
 require_cmds python3 make podman
+defer_libpod_parent_cleanup
 
 TOP=$OCB_TOP
 PY=python3
