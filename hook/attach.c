@@ -17,6 +17,7 @@
 
 #include "attach.h"
 #include "cgroup.h"
+#include "guard.h"
 #include "host.h"
 #include "inspect.h"
 #include "log.h"
@@ -63,6 +64,7 @@ struct attach_run {
 	int cgroup_fd;
 	int pidfd;
 	struct pin_lock lock;
+	struct guard guard;
 };
 
 static int pidfd_open_checked(pid_t pid, int *pidfd)
@@ -266,6 +268,8 @@ static void attach_run_cleanup(struct attach_run *run, bool failed)
 	for (i = 0; i < N_LINKS; i++)
 		bpf_link__destroy(run->links[i]);
 	ocb__destroy(run->skel);
+	/* Done with the work directories: the guard lets go of the lock. */
+	guard_release(&run->guard);
 	pin_unlock_id(&run->lock, failed && !pin_exists(&run->tree, run->opts->id));
 	if (run->cgroup_fd >= 0)
 		close(run->cgroup_fd);
@@ -305,7 +309,11 @@ static int attach_locked(struct attach_run *run)
 
 int ocb_attach(const struct attach_opts *opts)
 {
-	struct attach_run run = { .opts = opts, .cgroup_fd = -1, .pidfd = -1, .lock = { .fd = -1 } };
+	struct attach_run run = { .opts = opts,
+				  .cgroup_fd = -1,
+				  .pidfd = -1,
+				  .lock = { .fd = -1 },
+				  .guard = GUARD_INIT };
 	int err;
 
 	err = open_container_cgroup(&run);
@@ -313,6 +321,8 @@ int ocb_attach(const struct attach_opts *opts)
 		err = pin_tree_prepare(&run.tree, opts->bpffs);
 	if (!err)
 		err = pin_lock_id(opts->id, &run.lock);
+	if (!err)
+		err = guard_start(&run.guard, &run.tree, &run.lock, opts->id);
 	if (!err)
 		err = attach_locked(&run);
 	if (!err)
@@ -325,6 +335,7 @@ int ocb_attach(const struct attach_opts *opts)
 int ocb_detach(const char *bpffs, const char *id)
 {
 	struct pin_lock lock = { .fd = -1 };
+	struct guard guard = GUARD_INIT;
 	struct pin_tree tree;
 	int err;
 
@@ -334,7 +345,12 @@ int ocb_detach(const char *bpffs, const char *id)
 	if (!err) {
 		bool had = pin_exists(&tree, id);
 
-		err = pin_retire(&tree, id);
+		/* Killed between its rename and its last unlink, pin_retire()
+		 * would leave part of the links attached: guard it. */
+		if (had)
+			err = guard_start(&guard, &tree, &lock, id);
+		if (!err)
+			err = pin_retire(&tree, id);
 		if (!err && had)
 			ocb_log_info("detached container %s", id);
 		/* A prestart killed mid-way (a runtime's hook timeout) leaves
@@ -342,6 +358,7 @@ int ocb_detach(const char *bpffs, const char *id)
 		if (!err && pin_sweep_abandoned(&tree))
 			ocb_log_info("some work directories of dead hook processes remain; run gc");
 	}
+	guard_release(&guard);
 	pin_unlock_id(&lock, !err);
 	return err;
 }

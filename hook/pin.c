@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -299,18 +300,28 @@ bool pin_exists(const struct pin_tree *t, const char *id)
 	return !stat(path, &st) && S_ISDIR(st.st_mode);
 }
 
-bool pin_work_abandoned(const char *name)
+/* The pid in a work directory's name "<kind>-<pid>-<n>", or 0. */
+static pid_t work_dir_pid(const char *name)
 {
 	const char *dash = strchr(name, '-');
 	long pid;
 
 	if (!dash)
-		return false;
+		return 0;
 	pid = strtol(dash + 1, NULL, 10);
-	return pid > 0 && kill((pid_t)pid, 0) && errno == ESRCH;
+	return pid > 0 && pid <= INT_MAX ? (pid_t)pid : 0;
 }
 
-int pin_sweep_abandoned(const struct pin_tree *t)
+bool pin_work_abandoned(const char *name)
+{
+	pid_t pid = work_dir_pid(name);
+
+	return pid > 0 && kill(pid, 0) && errno == ESRCH;
+}
+
+/* Removes the work directories of @pid, or with @pid 0 those of every
+ * dead process; returns how many failed. */
+static int sweep_work(const struct pin_tree *t, pid_t pid)
 {
 	char path[PATH_MAX + NAME_MAX + 2];
 	struct dirent *de;
@@ -320,11 +331,23 @@ int pin_sweep_abandoned(const struct pin_tree *t)
 	if (!d)
 		return 0;
 	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.' || !pin_work_abandoned(de->d_name))
+		if (de->d_name[0] == '.')
+			continue;
+		if (pid ? work_dir_pid(de->d_name) != pid : !pin_work_abandoned(de->d_name))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", t->work, de->d_name);
 		failed += pin_remove_tree(path) != 0;
 	}
 	closedir(d);
 	return failed;
+}
+
+int pin_sweep_abandoned(const struct pin_tree *t)
+{
+	return sweep_work(t, 0);
+}
+
+int pin_sweep_pid(const struct pin_tree *t, pid_t pid)
+{
+	return pid > 0 ? sweep_work(t, pid) : 0;
 }

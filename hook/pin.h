@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #define OCB_PIN_SUBDIR "oci-cgroup-bpf-hook"
 /* Staging and trash directories live beside the tree, never in it. */
@@ -67,5 +68,8 @@ bool pin_work_abandoned(const char *name);
 /* Removes the work directories of hook processes that died (a killed
  * attach's staging, a killed detach's trash); returns how many failed. */
 int pin_sweep_abandoned(const struct pin_tree *t);
+/* Removes the work directories that process @pid created, dead or not
+ * (a zombie still passes kill(pid, 0)); returns how many failed. */
+int pin_sweep_pid(const struct pin_tree *t, pid_t pid);
 
 #endif

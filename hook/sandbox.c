@@ -25,6 +25,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/statfs.h>
@@ -68,6 +69,7 @@ enum {
 	SB_EPOLL = 1 << 4, /* waiting on the trace ring buffer */
 	SB_MOUNT = 1 << 5, /* mount bpffs at --bpffs, if it is not mounted yet */
 	SB_PROBE = 1 << 6, /* fork a child that mounts bpffs in a new mount ns */
+	SB_GUARD = 1 << 7, /* fork the guard (guard.c), talk to it, reap it */
 };
 
 #define CMD(c) (1ull << (c))
@@ -91,9 +93,9 @@ struct profile {
 /* Never a way to detach programs (PROG_DETACH, LINK_DETACH) or to
  * change links: detach only unpins, and the kernel does the rest. */
 static const struct profile profiles[OCB_SANDBOX_COUNT] = {
-	[OCB_SANDBOX_ATTACH] = { "attach", SB_LOCKS | SB_PINS | SB_PIDFD | SB_MOUNT,
+	[OCB_SANDBOX_ATTACH] = { "attach", SB_LOCKS | SB_PINS | SB_PIDFD | SB_MOUNT | SB_GUARD,
 				 BPF_READ | BPF_LOAD | CMD(BPF_LINK_CREATE) },
-	[OCB_SANDBOX_DETACH] = { "detach", SB_LOCKS | SB_PINS | SB_KILL0, 0 },
+	[OCB_SANDBOX_DETACH] = { "detach", SB_LOCKS | SB_PINS | SB_KILL0 | SB_GUARD, 0 },
 	[OCB_SANDBOX_APPLY] = { "apply", SB_LOCKS,
 				BPF_READ | CMD(BPF_MAP_UPDATE_ELEM) | CMD(BPF_MAP_DELETE_ELEM) },
 	[OCB_SANDBOX_TRACE] = { "trace", SB_LOCKS | SB_EPOLL, BPF_READ | CMD(BPF_MAP_UPDATE_ELEM) },
@@ -122,6 +124,7 @@ static const char pin_calls[] = "rename renameat renameat2 unlink unlinkat rmdir
 static const char epoll_calls[] =
 	"epoll_create epoll_create1 epoll_ctl epoll_wait epoll_pwait epoll_pwait2";
 static const char probe_calls[] = "wait4 waitid set_robust_list";
+static const char guard_calls[] = "wait4 set_robust_list setsid";
 
 /* Only a process that has been taken over makes these: it dies. */
 static const char fatal_calls[] =
@@ -284,8 +287,16 @@ static void add_processes(struct filter *f, const char *bpffs)
 		allow_if(f, "mount", SCMP_A3_64(SCMP_CMP_EQ, 0));
 		f->mount_allowed = true;
 	}
+	/* fork(): a new process in our namespaces, never a thread. */
+	if (g & (SB_PROBE | SB_GUARD))
+		allow_if(f, "clone",
+			 SCMP_A0_64(SCMP_CMP_MASKED_EQ, ns_flags | CLONE_VM | CLONE_THREAD, 0));
+	if (g & SB_GUARD) {
+		allow_if(f, "socketpair", SCMP_A0_32(SCMP_CMP_EQ, AF_UNIX));
+		allow_if(f, "prctl", SCMP_A0_32(SCMP_CMP_EQ, PR_SET_NAME));
+		allow_all(f, guard_calls);
+	}
 	if (g & SB_PROBE) {
-		allow_if(f, "clone", SCMP_A0_64(SCMP_CMP_MASKED_EQ, ns_flags, 0));
 		allow_if(f, "unshare", SCMP_A0_64(SCMP_CMP_EQ, CLONE_NEWNS));
 		allow_if(f, "mount", SCMP_A3_64(SCMP_CMP_EQ, 0));
 		allow_if(f, "mount", SCMP_A3_64(SCMP_CMP_EQ, MS_REC | MS_PRIVATE));

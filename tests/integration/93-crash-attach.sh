@@ -5,22 +5,22 @@
 # that changes state (bpf: maps, programs, pins, links; mkdir, rename,
 # unlink, unlinkat, rmdir: the pin tree; openat, flock: the lock) and N =
 # 1.. until the attach completes. Twice: on a fresh bpffs (the first
-# attach also creates the shared trace maps) and on a warm one.
+# attach also creates the shared trace maps) and on a warm one. strace
+# follows the hook only, not its guard (hook/guard.c): that is the
+# process that outlives a killed hook.
 #
-# After each kill:
-#  1. what is attached to the cgroup is accounted for: each of our
-#     programs on it is held by a link pinned either in the container's
-#     published directory (then complete: every link and map) or in a
-#     staging directory of the dead process (that cleanup finds);
-#  2. odd N: `gc` removes the dead process's work directories; then the
-#     cgroup has none of our programs or exactly the published set;
+# After each kill, once the guard has let go of the container's lock:
+#  1. the cgroup has none of our programs and no work directory is
+#     left, or the container is published whole and the cgroup has
+#     exactly its programs;
+#  2. odd N: `gc` keeps it that way;
 #  3. a new attach of the same id succeeds, or is refused as "already
 #     attached" exactly when the killed one had published;
 #  4. poststop leaves nothing: no pins, no work directories, no lock
-#     file, none of our programs on the cgroup. For even N this is
-#     poststop alone, right after the kill and the new attach, without gc.
+#     file, none of our programs on the cgroup.
 # Then the same for poststop killed at each step: the pins are published
-# whole or out of view, and poststop run again leaves nothing.
+# whole (all programs attached) or gone (none), and poststop run again
+# leaves nothing.
 # CRASH_SYSCALLS limits the system calls (default: all of the above).
 OCB_BPFFS=/tmp/ocbt-crash-$$-bpffs
 . "$(dirname "$0")/../lib.sh"
@@ -84,9 +84,33 @@ work_dirs() {
 killed_at() {
 	# A subshell that waits (not execs): its "Killed" notice is dropped.
 	# LeakSanitizer (a SANITIZE=1 build) cannot work under ptrace.
-	(ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -qq -o /dev/null -e trace="$1" -e inject="$1:signal=KILL:when=$2" \
+	(ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -qq -o /dev/null -e trace="$1" -e inject="$1:signal=KILL:when=$2" \
 		"$HOOK" "${HOOK_ARGS[@]}" "$3" <"$4" >/dev/null 2>&1; exit $?) 2>/dev/null
 	RC=$?
+	wait_guard
+}
+
+# The guard of a killed hook holds the container's lock until it has
+# cleaned up (opened read-only: flock(1) would create a removed file).
+wait_guard() {
+	local fd
+	{ exec {fd}<"$LOCK_DIR/$ID"; } 2>/dev/null || return 0
+	flock "$fd"
+	exec {fd}<&-
+}
+
+# consistent WHERE: none of our programs and no work directory, or the
+# container published whole with all of its programs attached.
+consistent() {
+	local attached
+	attached=$(progs_on_cg)
+	if [ -d "$DIR" ]; then
+		[ "$(ls "$DIR" | wc -l)" -eq "$N_PINS" ] && [ "$attached" -eq 6 ] ||
+			fail "$1: published with $attached programs on the cgroup: $(ls "$DIR" | tr '\n' ' ')"
+	else
+		[ "$attached" -eq 0 ] || fail "$1: not published, yet $attached of our programs on the cgroup"
+	fi
+	[ -z "$(work_dirs)" ] || fail "$1: work directories left: $(work_dirs)"
 }
 
 # One failure line per step and kill point, counted per system call.
@@ -98,7 +122,7 @@ fail() {
 # crash_once SYSCALL N: returns 1 when the attach completed before the
 # Nth call (the series for SYSCALL is over).
 crash_once() {
-	local sc=$1 n=$2 where="$1 #$2" published=no attached left
+	local sc=$1 n=$2 where="$1 #$2" published=no attached
 	# In a subshell: the shell's "Killed" notice goes to /dev/null.
 	killed_at "$sc" "$n" prestart "$T_TMP/attach.json"
 	if [ "$RC" -ne 137 ]; then
@@ -107,24 +131,13 @@ crash_once() {
 		hook poststop "$T_TMP/detach.json"
 		return 1
 	fi
-	# 1. Everything attached is held by a pin that cleanup can find.
-	attached=$(progs_on_cg)
+	# 1. None or all, nothing in between, and nothing to sweep.
 	[ -d "$DIR" ] && published=yes
-	if [ $published = yes ] && [ "$(ls "$DIR" | wc -l)" -ne "$N_PINS" ]; then
-		fail "$where: published but incomplete: $(ls "$DIR" | tr '\n' ' ')"
-	fi
-	left=$(link_pins "$DIR" "$WORK"/*)
-	[ "$attached" -eq "$left" ] ||
-		fail "$where: $attached programs on the cgroup, $left link pins (published: $published; work: $(work_dirs))"
-	# 2. gc removes what the dead process left in the work directory.
+	consistent "$where"
+	# 2. gc keeps it so.
 	if [ $((n % 2)) -eq 1 ]; then
 		"$HOOK" "${HOOK_ARGS[@]}" gc >/dev/null 2>&1 || fail "$where: gc failed"
-		[ -z "$(work_dirs)" ] || fail "$where: gc left work directories: $(work_dirs)"
-		attached=$(progs_on_cg)
-		case $published/$attached in
-		no/0 | yes/6) ;;
-		*) fail "$where: after gc, $attached of our programs on the cgroup (published: $published)" ;;
-		esac
+		consistent "$where: after gc"
 	fi
 	# 3. A new attach of the same id.
 	hook prestart "$T_TMP/attach.json"
@@ -156,18 +169,12 @@ crash_once() {
 # of view; a poststop run again leaves nothing. Returns 1 when poststop
 # completed before the Nth call.
 crash_detach_once() {
-	local sc=$1 n=$2 where="poststop: $1 #$2" attached
+	local sc=$1 n=$2 where="poststop: $1 #$2"
 	hook prestart "$T_TMP/attach.json"
 	[ "$RC" -eq 0 ] || fail "$where: the attach before it exited $RC: $ERR"
 	killed_at "$sc" "$n" poststop "$T_TMP/detach.json"
 	[ "$RC" -eq 137 ] || return 1
-	attached=$(progs_on_cg)
-	if [ -d "$DIR" ]; then
-		[ "$(ls "$DIR" | wc -l)" -eq "$N_PINS" ] ||
-			fail "$where: the published directory is incomplete: $(ls "$DIR" | tr '\n' ' ')"
-	fi
-	[ "$attached" -eq "$(link_pins "$DIR" "$WORK"/*)" ] ||
-		fail "$where: $attached programs on the cgroup, $(link_pins "$DIR" "$WORK"/*) link pins"
+	consistent "$where"
 	hook poststop "$T_TMP/detach.json"
 	[ "$RC" -eq 0 ] || fail "$where: poststop again exited $RC: $ERR"
 	[ ! -e "$DIR" ] || fail "$where: poststop again left $DIR"
@@ -212,6 +219,52 @@ hook poststop "$T_TMP/detach.json"
 series "warm bpffs" no
 series "warm bpffs" no poststop
 diag "crash series took $((SECONDS - start))s"
+
+# The guard itself. strace -f follows it too; it alone calls setsid().
+# Killed there, before it waits: the hook must not notice (its byte to
+# the guard goes nowhere, without SIGPIPE) and attaches in full.
+(strace -f -qq -o /dev/null -e trace=setsid -e inject=setsid:signal=KILL \
+	"$HOOK" "${HOOK_ARGS[@]}" prestart <"$T_TMP/attach.json" >/dev/null 2>"$T_TMP/err"; exit $?) 2>/dev/null
+expect_eq "guard killed: the attach still succeeds" 0 "$?" "$(cat "$T_TMP/err")"
+expect_eq "guard killed: all of our programs on the cgroup" 6 "$(progs_on_cg)"
+hook poststop "$T_TMP/detach.json"
+expect_eq "guard killed: poststop leaves none" 0 "$(progs_on_cg)"
+# A normal attach and detach leave no guard behind: the hook reaps it.
+# (Guards of the hooks killed above were orphaned; a zombie may remain
+# where init is slow to reap, so only new ones count.)
+guards_before=$(pgrep -x ocb-guard | sort)
+hook prestart "$T_TMP/attach.json"
+hook poststop "$T_TMP/detach.json"
+expect_eq "no ocb-guard process outlives its hook" "" \
+	"$(comm -13 <(echo "$guards_before") <(pgrep -x ocb-guard | sort))"
+
+# Hook and guard killed together (the guard first, at setsid; the hook
+# at its last bpf() call, after it pinned links): that is what poststop
+# and gc sweep. The number of bpf() calls comes from a good attach.
+strace -qq -o "$T_TMP/bpf.trace" -e trace=bpf "$HOOK" "${HOOK_ARGS[@]}" prestart \
+	<"$T_TMP/attach.json" >/dev/null 2>&1
+LAST_BPF=$(grep -c '^bpf(' "$T_TMP/bpf.trace")
+hook poststop "$T_TMP/detach.json"
+for cleaner in poststop gc; do
+	(strace -f -qq -o /dev/null -e trace=bpf,setsid -e inject=setsid:signal=KILL \
+		-e inject=bpf:signal=KILL:when="$LAST_BPF" \
+		"$HOOK" "${HOOK_ARGS[@]}" prestart <"$T_TMP/attach.json" >/dev/null 2>&1; exit $?) 2>/dev/null
+	rc=$?
+	attached=$(progs_on_cg)
+	check "both killed ($cleaner): the hook was killed, with some links pinned in staging" \
+		test "$rc" -eq 137 -a "$attached" -gt 0 -a "$attached" -lt 6 -a ! -d "$DIR" -a -n "$(work_dirs)"
+	if [ $cleaner = gc ]; then
+		"$HOOK" "${HOOK_ARGS[@]}" gc >/dev/null 2>&1
+	else
+		hook poststop "$T_TMP/detach.json"
+	fi
+	expect_eq "both killed: $cleaner removes the staging directory" "" "$(work_dirs)"
+	expect_eq "both killed: after $cleaner, none of our programs on the cgroup" 0 "$(progs_on_cg)"
+	# The runtime runs poststop for a container whose prestart failed:
+	# that removes the lock file the killed hook left.
+	[ $cleaner = gc ] && hook poststop "$T_TMP/detach.json"
+	check "both killed: no lock file left after poststop" test ! -e "$LOCK_DIR/$ID"
+done
 assert_nothing_left "after the crash series" "$ID" "$CG"
 expect_eq "no work directory left" "" "$(work_dirs)"
 done_testing

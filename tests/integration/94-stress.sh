@@ -60,6 +60,7 @@ counts() { # programs named ocb_*, maps, links: "P M L"
 }
 TREE_BEFORE=$(tree)
 COUNTS_BEFORE=$(counts)
+GUARDS_BEFORE=$(pgrep -x ocb-guard | sort)
 snapshot_progs
 
 # worker W: CYCLES attach+detach of its own id; failures in fail-W.
@@ -155,4 +156,7 @@ for ((w = 1; w <= WORKERS + SHARED; w++)); do
 	[ -e "$LOCK_DIR/$T.w$w" ] && not_ok "lock file of $T.w$w left"
 done
 [ -e "$LOCK_DIR/$T.shared" ] && not_ok "lock file of $T.shared left"
+# Each attach and detach forked a guard (hook/guard.c) and reaped it.
+expect_eq "no ocb-guard process left, not even a zombie" "" \
+	"$(comm -13 <(echo "$GUARDS_BEFORE") <(pgrep -x ocb-guard | sort))"
 done_testing

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Unit tests for hook/pin.c: container ids as bpffs directory names. */
+/* Unit tests for hook/pin.c: container ids as bpffs directory names, and
+ * the sweep of a dead hook's work directories. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -11,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "pin.h"
@@ -242,6 +245,56 @@ static void test_container_dir(void **state)
 	ocb_err_clear();
 }
 
+static bool exists(const char *dir, const char *name)
+{
+	char path[PATH_MAX + NAME_MAX + 2];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return !stat(path, &st);
+}
+
+/* What a guard removes for its dead hook: that pid's work directories,
+ * files in them included, and no other pid's, not even one with the
+ * same digits in front. */
+static void test_sweep_pid(void **state)
+{
+	static const char *const mine[] = { "staging-4242-0", "staging-4242-1", "trash-4242-0" };
+	static const char *const others[] = { "staging-42420-0", "staging-424-0", "trash-1-0",
+					      "nodash" };
+	char root[] = "/tmp/ocb-test-pin-XXXXXX", path[PATH_MAX + 64];
+	struct pin_tree t;
+	size_t i;
+
+	(void)state;
+	assert_non_null(mkdtemp(root));
+	assert_int_equal(pin_tree_init(&t, root), 0);
+	assert_int_equal(mkdir(t.work, 0700), 0);
+	for (i = 0; i < sizeof(mine) / sizeof(mine[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", t.work, mine[i]);
+		assert_int_equal(mkdir(path, 0700), 0);
+		strcat(path, "/ingress");
+		fclose(fopen(path, "w"));
+	}
+	for (i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", t.work, others[i]);
+		assert_int_equal(mkdir(path, 0700), 0);
+	}
+	assert_int_equal(pin_sweep_pid(&t, 0), 0);
+	assert_int_equal(pin_sweep_pid(&t, 4242), 0);
+	for (i = 0; i < sizeof(mine) / sizeof(mine[0]); i++)
+		if (exists(t.work, mine[i]))
+			fail_msg("%s was not removed", mine[i]);
+	for (i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+		if (!exists(t.work, others[i]))
+			fail_msg("%s was removed", others[i]);
+		snprintf(path, sizeof(path), "%s/%s", t.work, others[i]);
+		rmdir(path);
+	}
+	assert_int_equal(rmdir(t.work), 0);
+	assert_int_equal(rmdir(root), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -256,6 +309,7 @@ int main(void)
 		cmocka_unit_test(test_zero_size_buffer),
 		cmocka_unit_test(test_decode_refuses_bad_escapes),
 		cmocka_unit_test(test_container_dir),
+		cmocka_unit_test(test_sweep_pid),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
