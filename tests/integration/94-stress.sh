@@ -6,7 +6,8 @@
 # attached" (the per-id lock serialises them), and a winner finds the
 # pins are its own until it detaches them.
 # Every attach and detach of the private ids succeeds; afterwards nothing
-# of ours is attached, pinned or loaded, and the pin tree is as before.
+# of ours is attached, pinned or loaded (no program, map, link or guard
+# process beyond those before), and the pin tree is as before.
 #
 # 16 x 500 cycles take about 2 minutes on 2 cores, so `make check` runs
 # them all, except for a sanitizer build of the hook (ASan makes every run
@@ -58,8 +59,18 @@ counts() { # programs named ocb_*, maps, links: "P M L"
 		"$(bpftool -j map show 2>/dev/null | jq 'if type == "array" then length else "?" end')" \
 		"$(bpftool -j link show 2>/dev/null | jq 'if type == "array" then length else "?" end')"
 }
+# Map ids with the names of our object's maps (per-container maps, the
+# shared trace maps, .rodata): others' maps with such names may come and
+# go, but none of ours may stay.
+our_maps() {
+	bpftool -j map show 2>/dev/null | jq -r '(if type == "array" then .[] else empty end)
+		| select(.name as $n | ["stats", "active", "conf", "rules", "ports", "info",
+			"events", "trace_ctl", "trace_lost", "trace_rate", "ocb.rodata"]
+			| index($n)) | .id' | sort
+}
 TREE_BEFORE=$(tree)
 COUNTS_BEFORE=$(counts)
+MAPS_BEFORE=$(our_maps)
 GUARDS_BEFORE=$(pgrep -x ocb-guard | sort)
 snapshot_progs
 
@@ -149,6 +160,10 @@ links=$(bpftool -j link show 2>/dev/null | jq -r --arg ours "$T_OUR_CGIDS" '
 expect_eq "no link on any of our cgroups" "" "$links"
 wait_for 10 test -z "$(_unexplained_progs)"
 expect_eq "no program of ours loaded beyond those before" "" "$(_unexplained_progs)"
+# The kernel frees maps after an RCU grace period: give it a moment.
+wait_for 10 test -z "$(comm -13 <(echo "$MAPS_BEFORE") <(our_maps))"
+expect_eq "no map of ours left beyond those before (ids)" "" \
+	"$(comm -13 <(echo "$MAPS_BEFORE") <(our_maps) | tr '\n' ' ')"
 # Others may be running tests on this machine: the totals are for the log.
 wait_for 10 test "$(counts)" = "$COUNTS_BEFORE"
 diag "programs (ocb_*), maps, links: before $COUNTS_BEFORE, after $(counts)"
