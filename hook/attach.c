@@ -321,10 +321,10 @@ int ocb_attach(const struct attach_opts *opts)
 		err = pin_tree_prepare(&run.tree, opts->bpffs);
 	if (!err)
 		err = pin_lock_id(opts->id, &run.lock);
-	if (!err)
-		err = guard_start(&run.guard, &run.tree, &run.lock, opts->id);
-	if (!err)
+	if (!err) {
+		guard_start(&run.guard, &run.tree, &run.lock, opts->id);
 		err = attach_locked(&run);
+	}
 	if (!err)
 		ocb_log_info("attached container %s (cgroup %s, profile %s)", opts->id,
 			     run.cgroup_dir, opts->profile ? opts->profile : "(none)");
@@ -348,9 +348,8 @@ int ocb_detach(const char *bpffs, const char *id)
 		/* Killed between its rename and its last unlink, pin_retire()
 		 * would leave part of the links attached: guard it. */
 		if (had)
-			err = guard_start(&guard, &tree, &lock, id);
-		if (!err)
-			err = pin_retire(&tree, id);
+			guard_start(&guard, &tree, &lock, id);
+		err = pin_retire(&tree, id);
 		if (!err && had)
 			ocb_log_info("detached container %s", id);
 		/* A prestart killed mid-way (a runtime's hook timeout) leaves

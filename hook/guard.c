@@ -9,16 +9,18 @@
  * of the set until someone swept the directory. So before its first work
  * directory the hook forks a guard that blocks reading a socket. The hook
  * sends one byte when it is done, and the guard exits. If the socket
- * closes without that byte, the hook died: the guard removes every work
- * directory named after the hook's pid, so the kernel detaches the links
- * they held, and the cgroup is back to none of our programs (or, if the
- * hook died after publishing, keeps the complete published set).
+ * closes without that byte, the hook died: the guard removes the work
+ * directories of the hook's run (its pid and random token, see pin.c), so
+ * the kernel detaches the links they held, and the cgroup is back to none
+ * of our programs (or, if the hook died after publishing, keeps the
+ * complete published set).
  *
  * The guard shares the hook's lock on the container id (flock belongs to
  * the open file, which fork shares): the runtime's poststop, or a new
  * attach of the id, waits until the guard has cleaned up. Only if the
  * hook and its guard die together does a staging directory outlive
- * them; poststop and gc remove those.
+ * them; poststop and gc remove those. A guard that is stopped (SIGSTOP,
+ * a frozen cgroup) holds the id's lock, as a stopped hook would.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -62,48 +64,63 @@ static bool hook_done(int fd)
 	return n == 1 && c == GUARD_DONE;
 }
 
-static __attribute__((noreturn)) void guard_run(int fd, pid_t hook, const struct pin_tree *t,
-						struct pin_lock *lock, const char *id)
+static __attribute__((noreturn)) void guard_run(int fd, pid_t hook, const char *token,
+						const struct pin_tree *t, struct pin_lock *lock,
+						const char *id)
 {
+	unsigned int removed;
 	int failed;
 
 	guard_detach();
 	if (hook_done(fd))
 		_exit(0);
-	failed = pin_sweep_pid(t, hook);
+	failed = pin_sweep_run(t, hook, token, &removed);
 	if (failed)
-		ocb_log_warn("the hook for container %s died; %d of its work directories under %s could not be removed: run gc",
-			     id, failed, t->work);
+		ocb_log_warn("the hook for container %s (pid %d) died; %d of its work directories under %s could not be removed: run gc",
+			     id, (int)hook, failed, t->work);
+	else if (removed)
+		ocb_log_info("the hook for container %s (pid %d) died; removed %u work director%s and the links pinned there",
+			     id, (int)hook, removed, removed == 1 ? "y" : "ies");
 	else
-		ocb_log_info("the hook for container %s died; removed its work directories", id);
+		ocb_log_info("the hook for container %s (pid %d) died; it had nothing to undo", id,
+			     (int)hook);
 	pin_unlock_id(lock, !pin_exists(t, id));
 	/* _exit: nothing of the hook's state is flushed or freed twice. */
 	_exit(failed ? 1 : 0);
 }
 
-int guard_start(struct guard *g, const struct pin_tree *t, struct pin_lock *lock, const char *id)
+/*
+ * Best effort: a host out of processes (pids.max, RLIMIT_NPROC) still
+ * gets its containers attached and detached, unguarded, as before the
+ * guard existed; a crash then leaves a work directory for poststop or gc.
+ */
+void guard_start(struct guard *g, const struct pin_tree *t, struct pin_lock *lock, const char *id)
 {
+	const char *token = pin_run_token();
 	pid_t hook = getpid();
 	int sv[2];
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
-		return ocb_err(ocb_errno(), "cannot create the guard's socket: %s",
-			       strerror(errno));
+	g->pid = -1;
+	g->fd = -1;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
+		ocb_log_warn("container %s: cannot create the guard's socket (%s); going on unguarded",
+			     id, strerror(errno));
+		return;
+	}
 	g->pid = fork();
 	if (g->pid < 0) {
-		int err = ocb_errno();
-
+		ocb_log_warn("container %s: cannot fork the guard process (%s); going on unguarded",
+			     id, strerror(errno));
 		close(sv[0]);
 		close(sv[1]);
-		return ocb_err(err, "cannot fork the guard process: %s", strerror(-err));
+		return;
 	}
 	if (g->pid == 0) {
 		close(sv[0]);
-		guard_run(sv[1], hook, t, lock, id);
+		guard_run(sv[1], hook, token, t, lock, id);
 	}
 	close(sv[1]);
 	g->fd = sv[0];
-	return 0;
 }
 
 void guard_release(struct guard *g)

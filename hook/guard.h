@@ -22,8 +22,10 @@ struct guard {
 		.pid = -1, .fd = -1 \
 	}
 
-/* Forks the guard of @id's work under @t; it inherits @lock. */
-int guard_start(struct guard *g, const struct pin_tree *t, struct pin_lock *lock, const char *id);
+/* Forks the guard of @id's work under @t; it inherits @lock. If it
+ * cannot, warns and leaves @g unguarded (guard_release() then does
+ * nothing). */
+void guard_start(struct guard *g, const struct pin_tree *t, struct pin_lock *lock, const char *id);
 /* Tells the guard that the hook is done, and reaps it. */
 void guard_release(struct guard *g);
 

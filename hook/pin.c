@@ -14,8 +14,10 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mount.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -207,13 +209,33 @@ void pin_unlock_id(struct pin_lock *lock, bool forget)
 	lock->fd = -1;
 }
 
-/* Work directories are named "<kind>-<pid>-<n>". */
+const char *pin_run_token(void)
+{
+	static char token[17];
+	unsigned long long r = 0;
+
+	if (!token[0]) {
+		/* Without entropy, time still tells runs of one pid apart. */
+		if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+			r = (unsigned long long)time(NULL) ^ ((unsigned long long)getpid() << 32);
+		snprintf(token, sizeof(token), "%016llx", r);
+	}
+	return token;
+}
+
+/*
+ * Work directories are named "<kind>-<pid>-<token>-<n>": the pid says
+ * whether the owner still runs (gc); the token tells this run from an
+ * earlier one of a reused pid, or one in another pid namespace, so that
+ * a guard sweeps its own hook's directories and never another's.
+ */
 static int work_dir_create(const struct pin_tree *t, const char *kind, char *dir, size_t size)
 {
 	unsigned int n;
 
 	for (n = 0; n < 1000; n++) {
-		snprintf(dir, size, "%s/%s-%d-%u", t->work, kind, (int)getpid(), n);
+		snprintf(dir, size, "%s/%s-%d-%s-%u", t->work, kind, (int)getpid(), pin_run_token(),
+			 n);
 		if (!mkdir(dir, 0700))
 			return 0;
 		if (errno != EEXIST)
@@ -319,9 +341,19 @@ bool pin_work_abandoned(const char *name)
 	return pid > 0 && kill(pid, 0) && errno == ESRCH;
 }
 
-/* Removes the work directories of @pid, or with @pid 0 those of every
- * dead process; returns how many failed. */
-static int sweep_work(const struct pin_tree *t, pid_t pid)
+/* "<kind>-<pid>-<token>-...": does @name belong to that run? */
+static bool work_dir_of_run(const char *name, pid_t pid, const char *token)
+{
+	char prefix[64];
+	const char *dash = strchr(name, '-');
+
+	snprintf(prefix, sizeof(prefix), "-%d-%s-", (int)pid, token);
+	return dash && !strncmp(dash, prefix, strlen(prefix));
+}
+
+/* Removes the work directories of the run (@pid, @token), or without
+ * @token those of every dead process; returns how many failed. */
+static int sweep_work(const struct pin_tree *t, pid_t pid, const char *token, unsigned int *removed)
 {
 	char path[PATH_MAX + NAME_MAX + 2];
 	struct dirent *de;
@@ -333,10 +365,14 @@ static int sweep_work(const struct pin_tree *t, pid_t pid)
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.')
 			continue;
-		if (pid ? work_dir_pid(de->d_name) != pid : !pin_work_abandoned(de->d_name))
+		if (token ? !work_dir_of_run(de->d_name, pid, token)
+			  : !pin_work_abandoned(de->d_name))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", t->work, de->d_name);
-		failed += pin_remove_tree(path) != 0;
+		if (pin_remove_tree(path))
+			failed++;
+		else if (removed)
+			(*removed)++;
 	}
 	closedir(d);
 	return failed;
@@ -344,10 +380,11 @@ static int sweep_work(const struct pin_tree *t, pid_t pid)
 
 int pin_sweep_abandoned(const struct pin_tree *t)
 {
-	return sweep_work(t, 0);
+	return sweep_work(t, 0, NULL, NULL);
 }
 
-int pin_sweep_pid(const struct pin_tree *t, pid_t pid)
+int pin_sweep_run(const struct pin_tree *t, pid_t pid, const char *token, unsigned int *removed)
 {
-	return pid > 0 ? sweep_work(t, pid) : 0;
+	*removed = 0;
+	return sweep_work(t, pid, token, removed);
 }

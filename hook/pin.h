@@ -54,7 +54,7 @@ int pin_lock_shared(struct pin_lock *lock);
 /* Drops the lock; with @forget, also removes its file (the id is gone). */
 void pin_unlock_id(struct pin_lock *lock, bool forget);
 
-/* Creates a private staging directory (named after our pid). */
+/* Creates a private staging directory (named after our pid and run). */
 int pin_staging_create(const struct pin_tree *t, char *dir, size_t size);
 /* Moves a staging directory into place as @id, in one rename. */
 int pin_publish(const struct pin_tree *t, const char *staging, const char *id);
@@ -68,8 +68,11 @@ bool pin_work_abandoned(const char *name);
 /* Removes the work directories of hook processes that died (a killed
  * attach's staging, a killed detach's trash); returns how many failed. */
 int pin_sweep_abandoned(const struct pin_tree *t);
-/* Removes the work directories that process @pid created, dead or not
- * (a zombie still passes kill(pid, 0)); returns how many failed. */
-int pin_sweep_pid(const struct pin_tree *t, pid_t pid);
+/* Removes the work directories of one run of the hook: process @pid
+ * (dead or not: a zombie still passes kill(pid, 0)) with its @token.
+ * Returns how many failed; @removed counts the others. */
+int pin_sweep_run(const struct pin_tree *t, pid_t pid, const char *token, unsigned int *removed);
+/* This process's random token, part of its work directories' names. */
+const char *pin_run_token(void);
 
 #endif

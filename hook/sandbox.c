@@ -273,8 +273,7 @@ static bool is_bpffs(const char *path)
  */
 static void add_processes(struct filter *f, const char *bpffs)
 {
-	const uint64_t ns_flags = CLONE_NEWNS | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET |
-				  CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP;
+	const uint64_t fork_flags = CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD;
 	unsigned int g = f->p->groups;
 
 	if (g & SB_PIDFD) {
@@ -287,10 +286,14 @@ static void add_processes(struct filter *f, const char *bpffs)
 		allow_if(f, "mount", SCMP_A3_64(SCMP_CMP_EQ, 0));
 		f->mount_allowed = true;
 	}
-	/* fork(): a new process in our namespaces, never a thread. */
-	if (g & (SB_PROBE | SB_GUARD))
-		allow_if(f, "clone",
-			 SCMP_A0_64(SCMP_CMP_MASKED_EQ, ns_flags | CLONE_VM | CLONE_THREAD, 0));
+	/* fork() and nothing else: glibc's flags exactly (no shared memory,
+	 * files or fs, no thread, no namespace). clone3 cannot be filtered
+	 * by its flags (they are behind a pointer): ENOSYS makes a libc
+	 * fall back to clone. */
+	if (g & (SB_PROBE | SB_GUARD)) {
+		allow_if(f, "clone", SCMP_A0_64(SCMP_CMP_EQ, fork_flags));
+		rule(f, SCMP_ACT_ERRNO(ENOSYS), "clone3", 0, NULL);
+	}
 	if (g & SB_GUARD) {
 		allow_if(f, "socketpair", SCMP_A0_32(SCMP_CMP_EQ, AF_UNIX));
 		allow_if(f, "prctl", SCMP_A0_32(SCMP_CMP_EQ, PR_SET_NAME));

@@ -3,7 +3,8 @@
 # attach, deterministically: strace -e inject=SYSCALL:signal=KILL:when=N
 # kills it as it enters the Nth call of SYSCALL, for every system call
 # that changes state (bpf: maps, programs, pins, links; mkdir, rename,
-# unlink, unlinkat, rmdir: the pin tree; openat, flock: the lock) and N =
+# unlink, unlinkat, rmdir: the pin tree; openat, flock: the lock;
+# socketpair, clone, sendto, wait4: starting and releasing the guard) and N =
 # 1.. until the attach completes. Twice: on a fresh bpffs (the first
 # attach also creates the shared trace maps) and on a warm one. strace
 # follows the hook only, not its guard (hook/guard.c): that is the
@@ -188,7 +189,7 @@ crash_detach_once() {
 series() {
 	local label=$1 fresh=$2 stage=${3:-prestart} sc n before total=0 once=crash_once
 	[ "$stage" = poststop ] && once=crash_detach_once
-	for sc in ${CRASH_SYSCALLS:-bpf mkdir openat flock rename unlink unlinkat rmdir}; do
+	for sc in ${CRASH_SYSCALLS:-bpf mkdir openat flock rename unlink unlinkat rmdir clone socketpair sendto wait4}; do
 		before=${#FAILS[@]}
 		n=1
 		while :; do
@@ -223,7 +224,7 @@ diag "crash series took $((SECONDS - start))s"
 # The guard itself. strace -f follows it too; it alone calls setsid().
 # Killed there, before it waits: the hook must not notice (its byte to
 # the guard goes nowhere, without SIGPIPE) and attaches in full.
-(strace -f -qq -o /dev/null -e trace=setsid -e inject=setsid:signal=KILL \
+(ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -qq -o /dev/null -e trace=setsid -e inject=setsid:signal=KILL \
 	"$HOOK" "${HOOK_ARGS[@]}" prestart <"$T_TMP/attach.json" >/dev/null 2>"$T_TMP/err"; exit $?) 2>/dev/null
 expect_eq "guard killed: the attach still succeeds" 0 "$?" "$(cat "$T_TMP/err")"
 expect_eq "guard killed: all of our programs on the cgroup" 6 "$(progs_on_cg)"
@@ -241,12 +242,12 @@ expect_eq "no ocb-guard process outlives its hook" "" \
 # Hook and guard killed together (the guard first, at setsid; the hook
 # at its last bpf() call, after it pinned links): that is what poststop
 # and gc sweep. The number of bpf() calls comes from a good attach.
-strace -qq -o "$T_TMP/bpf.trace" -e trace=bpf "$HOOK" "${HOOK_ARGS[@]}" prestart \
+ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -qq -o "$T_TMP/bpf.trace" -e trace=bpf "$HOOK" "${HOOK_ARGS[@]}" prestart \
 	<"$T_TMP/attach.json" >/dev/null 2>&1
 LAST_BPF=$(grep -c '^bpf(' "$T_TMP/bpf.trace")
 hook poststop "$T_TMP/detach.json"
 for cleaner in poststop gc; do
-	(strace -f -qq -o /dev/null -e trace=bpf,setsid -e inject=setsid:signal=KILL \
+	(ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -qq -o /dev/null -e trace=bpf,setsid -e inject=setsid:signal=KILL \
 		-e inject=bpf:signal=KILL:when="$LAST_BPF" \
 		"$HOOK" "${HOOK_ARGS[@]}" prestart <"$T_TMP/attach.json" >/dev/null 2>&1; exit $?) 2>/dev/null
 	rc=$?

@@ -247,50 +247,92 @@ static void test_container_dir(void **state)
 
 static bool exists(const char *dir, const char *name)
 {
-	char path[PATH_MAX + NAME_MAX + 2];
+	char path[2 * PATH_MAX];
 	struct stat st;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	return !stat(path, &st);
 }
 
-/* What a guard removes for its dead hook: that pid's work directories,
- * files in them included, and no other pid's, not even one with the
- * same digits in front. */
-static void test_sweep_pid(void **state)
+static void make_dir(const char *work, const char *name, bool with_pin)
 {
-	static const char *const mine[] = { "staging-4242-0", "staging-4242-1", "trash-4242-0" };
-	static const char *const others[] = { "staging-42420-0", "staging-424-0", "trash-1-0",
-					      "nodash" };
-	char root[] = "/tmp/ocb-test-pin-XXXXXX", path[PATH_MAX + 64];
+	char path[2 * PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", work, name);
+	assert_int_equal(mkdir(path, 0700), 0);
+	if (!with_pin)
+		return;
+	strcat(path, "/ingress");
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fclose(f);
+}
+
+/* What a guard removes for its dead hook: the work directories of that
+ * run, files in them included; not those of another pid, even with the
+ * same digits in front, nor of another run of the same pid number (pid
+ * reuse, another pid namespace). */
+static void test_sweep_run(void **state)
+{
+	const char *tok = pin_run_token();
+	char root[] = "/tmp/ocb-test-pin-XXXXXX", mine[3][96], others[5][96];
 	struct pin_tree t;
+	unsigned int removed;
 	size_t i;
 
 	(void)state;
+	assert_int_equal(strlen(tok), 16);
+	assert_string_equal(tok, pin_run_token()); /* one per process */
+	snprintf(mine[0], sizeof(mine[0]), "staging-4242-%s-0", tok);
+	snprintf(mine[1], sizeof(mine[1]), "staging-4242-%s-1", tok);
+	snprintf(mine[2], sizeof(mine[2]), "trash-4242-%s-0", tok);
+	snprintf(others[0], sizeof(others[0]), "staging-42420-%s-0", tok);
+	snprintf(others[1], sizeof(others[1]), "staging-424-%s-0", tok);
+	snprintf(others[2], sizeof(others[2]), "staging-4242-0123456789abcdef-0");
+	snprintf(others[3], sizeof(others[3]), "trash-4242-0");
+	snprintf(others[4], sizeof(others[4]), "nodash");
 	assert_non_null(mkdtemp(root));
 	assert_int_equal(pin_tree_init(&t, root), 0);
 	assert_int_equal(mkdir(t.work, 0700), 0);
-	for (i = 0; i < sizeof(mine) / sizeof(mine[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", t.work, mine[i]);
-		assert_int_equal(mkdir(path, 0700), 0);
-		strcat(path, "/ingress");
-		fclose(fopen(path, "w"));
-	}
-	for (i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", t.work, others[i]);
-		assert_int_equal(mkdir(path, 0700), 0);
-	}
-	assert_int_equal(pin_sweep_pid(&t, 0), 0);
-	assert_int_equal(pin_sweep_pid(&t, 4242), 0);
-	for (i = 0; i < sizeof(mine) / sizeof(mine[0]); i++)
+	for (i = 0; i < 3; i++)
+		make_dir(t.work, mine[i], true);
+	for (i = 0; i < 5; i++)
+		make_dir(t.work, others[i], false);
+	assert_int_equal(pin_sweep_run(&t, 4242, tok, &removed), 0);
+	assert_int_equal(removed, 3);
+	for (i = 0; i < 3; i++)
 		if (exists(t.work, mine[i]))
 			fail_msg("%s was not removed", mine[i]);
-	for (i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+	for (i = 0; i < 5; i++) {
+		char path[2 * PATH_MAX];
+
 		if (!exists(t.work, others[i]))
 			fail_msg("%s was removed", others[i]);
 		snprintf(path, sizeof(path), "%s/%s", t.work, others[i]);
 		rmdir(path);
 	}
+	assert_int_equal(pin_sweep_run(&t, 4242, tok, &removed), 0);
+	assert_int_equal(removed, 0);
+	assert_int_equal(rmdir(t.work), 0);
+	assert_int_equal(rmdir(root), 0);
+}
+
+/* The staging directory is named after the pid and the run's token. */
+static void test_staging_name(void **state)
+{
+	char root[] = "/tmp/ocb-test-pin-XXXXXX", dir[PATH_MAX], want[PATH_MAX + 64];
+	struct pin_tree t;
+
+	(void)state;
+	assert_non_null(mkdtemp(root));
+	assert_int_equal(pin_tree_init(&t, root), 0);
+	assert_int_equal(mkdir(t.work, 0700), 0);
+	assert_int_equal(pin_staging_create(&t, dir, sizeof(dir)), 0);
+	snprintf(want, sizeof(want), "%s/staging-%d-%s-0", t.work, (int)getpid(), pin_run_token());
+	assert_string_equal(dir, want);
+	assert_false(pin_work_abandoned(strrchr(dir, '/') + 1)); /* we are alive */
+	assert_int_equal(rmdir(dir), 0);
 	assert_int_equal(rmdir(t.work), 0);
 	assert_int_equal(rmdir(root), 0);
 }
@@ -309,7 +351,8 @@ int main(void)
 		cmocka_unit_test(test_zero_size_buffer),
 		cmocka_unit_test(test_decode_refuses_bad_escapes),
 		cmocka_unit_test(test_container_dir),
-		cmocka_unit_test(test_sweep_pid),
+		cmocka_unit_test(test_sweep_run),
+		cmocka_unit_test(test_staging_name),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
