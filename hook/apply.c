@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "apply.h"
+#include "inspect.h"
 #include "log.h"
 #include "ocb_maps.h"
 #include "pin.h"
@@ -19,40 +20,20 @@ struct pinned_maps {
 	int info;
 };
 
-static int open_pinned(const char *dir, const char *name, int *fd)
-{
-	char path[PATH_MAX + 32];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	*fd = bpf_obj_get(path);
-	if (*fd < 0)
-		return ocb_err(ocb_errno(), "cannot open %s: %s", path, strerror(errno));
-	return 0;
-}
-
 static int open_maps(const char *dir, struct pinned_maps *pm)
 {
-	int err = open_pinned(dir, "active", &pm->m.active);
+	int err = inspect_open_policy(dir, &pm->m);
 
 	if (!err)
-		err = open_pinned(dir, "conf", &pm->m.conf);
-	if (!err)
-		err = open_pinned(dir, "rules", &pm->m.rules);
-	if (!err)
-		err = open_pinned(dir, "ports", &pm->m.ports);
-	if (!err)
-		err = open_pinned(dir, "info", &pm->info);
+		err = inspect_open_pin(dir, "info", &pm->info);
 	return err;
 }
 
 static void close_maps(struct pinned_maps *pm)
 {
-	int *fds[] = { &pm->m.active, &pm->m.conf, &pm->m.rules, &pm->m.ports, &pm->info };
-	size_t i;
-
-	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
-		if (*fds[i] >= 0)
-			close(*fds[i]);
+	inspect_close_policy(&pm->m);
+	if (pm->info >= 0)
+		close(pm->info);
 }
 
 static int map_capacity(int fd, __u32 *max_entries)

@@ -227,7 +227,7 @@ enum ocb_liveness inspect_liveness(const char *dir, unsigned long long *cgroup_i
 	return read_one || !failed ? OCB_STALE : OCB_UNKNOWN;
 }
 
-static int open_map_pin(const char *dir, const char *name, int *fd)
+int inspect_open_pin(const char *dir, const char *name, int *fd)
 {
 	char path[PATH_MAX + 16];
 
@@ -236,6 +236,33 @@ static int open_map_pin(const char *dir, const char *name, int *fd)
 	if (*fd < 0)
 		return ocb_err(ocb_errno(), "cannot open %s: %s", path, strerror(errno));
 	return 0;
+}
+
+int inspect_open_policy(const char *dir, struct policy_maps *m)
+{
+	int err;
+
+	*m = (struct policy_maps){ -1, -1, -1, -1 };
+	err = inspect_open_pin(dir, "active", &m->active);
+	if (!err)
+		err = inspect_open_pin(dir, "conf", &m->conf);
+	if (!err)
+		err = inspect_open_pin(dir, "rules", &m->rules);
+	if (!err)
+		err = inspect_open_pin(dir, "ports", &m->ports);
+	return err;
+}
+
+void inspect_close_policy(struct policy_maps *m)
+{
+	int *fds[] = { &m->active, &m->conf, &m->rules, &m->ports };
+	size_t i;
+
+	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
 }
 
 int inspect_map_value_size(int fd, size_t *size)
@@ -270,7 +297,7 @@ int inspect_lookup(int fd, const void *key, void *val, size_t size)
 int inspect_read_info(const char *dir, struct ocb_info *info)
 {
 	__u32 zero = 0;
-	int fd, err = open_map_pin(dir, "info", &fd);
+	int fd, err = inspect_open_pin(dir, "info", &fd);
 
 	if (err)
 		return err;
@@ -313,7 +340,7 @@ int inspect_read_stats(const char *dir, struct ocb_stats *sum)
 	memset(sum, 0, sizeof(*sum));
 	if (ncpus <= 0)
 		return ocb_err(ncpus ? ncpus : -EINVAL, "cannot count the possible CPUs");
-	err = open_map_pin(dir, "stats", &fd);
+	err = inspect_open_pin(dir, "stats", &fd);
 	if (err)
 		return err;
 	/* Per-CPU values come one per possible CPU, each 8-byte aligned; a

@@ -15,6 +15,7 @@
 
 #include "ocb_maps.h"
 #include "pin.h"
+#include "policy.h"
 #include "state.h"
 
 /* One container directory in the pin tree. */
@@ -52,6 +53,12 @@ enum ocb_liveness inspect_liveness(const char *dir, unsigned long long *cgroup_i
 /* A map's value, cut or zero-filled to @size: pins made by another
  * version of the hook may hold shorter or longer values. */
 int inspect_lookup(int fd, const void *key, void *val, size_t size);
+/* Opens the pin @dir/@name (a map or link) into @fd. */
+int inspect_open_pin(const char *dir, const char *name, int *fd);
+/* Opens a container's four policy maps; on error some fds may be open:
+ * inspect_close_policy() closes those that are. */
+int inspect_open_policy(const char *dir, struct policy_maps *m);
+void inspect_close_policy(struct policy_maps *m);
 int inspect_map_value_size(int fd, size_t *size);
 int inspect_read_info(const char *dir, struct ocb_info *info);
 /* The per-CPU counters, summed. */

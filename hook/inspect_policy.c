@@ -18,45 +18,7 @@
 #define MAX_KEYS (1u << 23)
 #define N_PORTS 65536
 
-struct policy_fds {
-	int active, conf, rules, ports;
-};
-
-static int open_pin(const char *dir, const char *name, int *fd)
-{
-	char path[PATH_MAX + 16];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	*fd = bpf_obj_get(path);
-	if (*fd < 0)
-		return ocb_err(ocb_errno(), "cannot open %s: %s", path, strerror(errno));
-	return 0;
-}
-
-static int open_fds(const char *dir, struct policy_fds *f)
-{
-	int err = open_pin(dir, "active", &f->active);
-
-	if (!err)
-		err = open_pin(dir, "conf", &f->conf);
-	if (!err)
-		err = open_pin(dir, "rules", &f->rules);
-	if (!err)
-		err = open_pin(dir, "ports", &f->ports);
-	return err;
-}
-
-static void close_fds(struct policy_fds *f)
-{
-	int *fds[] = { &f->active, &f->conf, &f->rules, &f->ports };
-	size_t i;
-
-	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
-		if (*fds[i] >= 0)
-			close(*fds[i]);
-}
-
-static int read_gen(const struct policy_fds *f, unsigned int *gen)
+static int read_gen(const struct policy_maps *f, unsigned int *gen)
 {
 	struct ocb_active act;
 	__u32 zero = 0;
@@ -136,7 +98,7 @@ static int cmp_rule(const void *a, const void *b)
 	return memcmp(x->key.addr, y->key.addr, sizeof(x->key.addr));
 }
 
-static int read_rules(const struct policy_fds *f, struct policy_view *pv)
+static int read_rules(const struct policy_maps *f, struct policy_view *pv)
 {
 	void *v = NULL;
 	int err;
@@ -279,7 +241,7 @@ static int resolve_ranges(struct policy_view *pv, struct port_entry *e, size_t n
 	return err;
 }
 
-static int read_ports(const struct policy_fds *f, struct policy_view *pv)
+static int read_ports(const struct policy_maps *f, struct policy_view *pv)
 {
 	void *v = NULL;
 	size_t n = 0;
@@ -293,7 +255,7 @@ static int read_ports(const struct policy_fds *f, struct policy_view *pv)
 	return err;
 }
 
-static int read_conf(const struct policy_fds *f, struct policy_view *pv)
+static int read_conf(const struct policy_maps *f, struct policy_view *pv)
 {
 	__u32 key = pv->gen;
 	int err = inspect_lookup(f->conf, &key, &pv->conf, sizeof(pv->conf));
@@ -303,7 +265,7 @@ static int read_conf(const struct policy_fds *f, struct policy_view *pv)
 	return 0;
 }
 
-static int read_once(const struct policy_fds *f, struct policy_view *pv, bool *moved)
+static int read_once(const struct policy_maps *f, struct policy_view *pv, bool *moved)
 {
 	unsigned int again = 0;
 	int err;
@@ -325,15 +287,15 @@ static int read_once(const struct policy_fds *f, struct policy_view *pv, bool *m
 
 int inspect_read_policy(const char *dir, struct policy_view *pv)
 {
-	struct policy_fds f = { -1, -1, -1, -1 };
+	struct policy_maps f;
 	bool moved = true;
 	int err, tries;
 
 	memset(pv, 0, sizeof(*pv));
-	err = open_fds(dir, &f);
+	err = inspect_open_policy(dir, &f);
 	for (tries = 0; !err && moved && tries < 3; tries++)
 		err = read_once(&f, pv, &moved);
-	close_fds(&f);
+	inspect_close_policy(&f);
 	if (!err && moved)
 		err = ocb_err(-EAGAIN, "the policy kept changing while it was read; retry");
 	if (err == -ENOMEM)
@@ -345,17 +307,17 @@ int inspect_read_policy(const char *dir, struct policy_view *pv)
 
 int inspect_read_conf(const char *dir, struct ocb_conf *conf)
 {
-	struct policy_fds f = { -1, -1, -1, -1 };
+	struct policy_maps f = { -1, -1, -1, -1 };
 	struct policy_view pv = { 0 };
-	int err = open_pin(dir, "active", &f.active);
+	int err = inspect_open_pin(dir, "active", &f.active);
 
 	if (!err)
-		err = open_pin(dir, "conf", &f.conf);
+		err = inspect_open_pin(dir, "conf", &f.conf);
 	if (!err)
 		err = read_gen(&f, &pv.gen);
 	if (!err)
 		err = read_conf(&f, &pv);
-	close_fds(&f);
+	inspect_close_policy(&f);
 	*conf = pv.conf;
 	return err;
 }
