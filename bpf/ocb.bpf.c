@@ -27,6 +27,7 @@
 #define AF_INET 2
 #define AF_INET6 10
 #define AF_PACKET 17
+#define AF_XDP 44
 
 /* Highest number of IPv6 extension headers walked to find the L4 header. */
 #define MAX_IPV6_EXT 4
@@ -555,25 +556,22 @@ int ocb_sendmsg6(struct bpf_sock_addr *ctx)
 }
 
 /*
- * Packet sockets never reach the IP layer, so no cgroup_skb program sees
- * their traffic: deny creating them. Loaded only for profiles that ask,
- * as resolving an LSM hook makes libbpf parse the kernel's BTF.
+ * Socket creation the profile denies: counted, traced, refused unless in
+ * audit mode. Returns the program's verdict (1 lets the socket be made).
  */
-SEC("lsm_cgroup/socket_create")
-int BPF_PROG(ocb_sock_create, int family, int type, int protocol, int kern)
+static __always_inline int refuse_socket(int family, int type, int protocol)
 {
 	struct ocb_conf *c;
 	struct ocb_stats *s;
+	struct ocb_event *e;
+	struct decision d = { .rule = OCB_RULE_DEFAULT, .verdict = OCB_DENY };
+	__u32 gen;
 	int deny = 0;
 
-	__u32 gen;
-
-	if (kern)
-		return 1;
 	c = live_conf(&gen);
 	if (!c)
 		return 1;
-	if (family == AF_PACKET)
+	if (family == AF_PACKET || family == AF_XDP)
 		deny = c->sockets & OCB_SOCK_DENY_PACKET;
 	else if ((family == AF_INET || family == AF_INET6) && (type & 0xf) == SOCK_RAW)
 		deny = c->sockets & OCB_SOCK_DENY_RAW;
@@ -582,22 +580,42 @@ int BPF_PROG(ocb_sock_create, int family, int type, int protocol, int kern)
 	s = cpu_stats();
 	if (s)
 		s->sockets_denied++;
-	if (c->trace & OCB_TRACE_DROPS) {
-		struct decision d = { .rule = OCB_RULE_DEFAULT,
-				      .verdict = OCB_DENY,
-				      .enforce = !(c->mode & OCB_MODE_AUDIT) };
-		struct ocb_event *e = event_start(OCB_EV_SOCKET, d, OCB_EGRESS);
-
-		if (e) {
-			e->pid = bpf_get_current_pid_tgid() >> 32;
-			bpf_get_current_comm(e->comm, sizeof(e->comm));
-			e->family = family;
-			e->proto = protocol;
-			e->port = type;
-			bpf_ringbuf_submit(e, 0);
-		}
+	d.enforce = !(c->mode & OCB_MODE_AUDIT);
+	e = c->trace & OCB_TRACE_DROPS ? event_start(OCB_EV_SOCKET, d, OCB_EGRESS) : NULL;
+	if (e) {
+		e->pid = bpf_get_current_pid_tgid() >> 32;
+		bpf_get_current_comm(e->comm, sizeof(e->comm));
+		e->family = family;
+		e->proto = protocol;
+		e->port = type;
+		bpf_ringbuf_submit(e, 0);
 	}
-	return (c->mode & OCB_MODE_AUDIT) ? 1 : 0;
+	return d.enforce ? 0 : 1;
+}
+
+/*
+ * Raw IP sockets: cgroup/sock_create runs for every AF_INET/AF_INET6
+ * socket the container creates and needs no LSM. A raw socket writes
+ * whole packets (headers it chooses, protocols without ports): a profile
+ * can forbid it.
+ */
+SEC("cgroup/sock_create")
+int ocb_sock_raw(struct bpf_sock *sk)
+{
+	return refuse_socket(sk->family, sk->type, sk->protocol);
+}
+
+/*
+ * Packet sockets never reach the IP layer, so no cgroup_skb program sees
+ * their traffic, and sock_create does not run for them: only the BPF LSM
+ * can deny creating them. Loaded only where the kernel lets it load.
+ */
+SEC("lsm_cgroup/socket_create")
+int BPF_PROG(ocb_sock_create, int family, int type, int protocol, int kern)
+{
+	if (kern)
+		return 1;
+	return refuse_socket(family, type, protocol);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

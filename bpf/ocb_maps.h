@@ -117,6 +117,11 @@ struct ocb_active {
 	__u32 gen;
 };
 
+/* ocb_info.flags */
+#define OCB_INFO_BYPASSABLE 0x1 /* privileged_network "warn": the container holds
+				 * CAP_NET_RAW or CAP_NET_ADMIN and this host cannot
+				 * stop packet sockets: its policy can be bypassed */
+
 /* What the hook recorded at attach time: the one element of `info`. */
 struct ocb_info {
 	__u64 attach_time; /* CLOCK_REALTIME, nanoseconds */
@@ -124,6 +129,10 @@ struct ocb_info {
 	char profile[64];
 	char cgroup[432]; /* the cgroup's directory as the hook saw it (mount
 			   * point included), truncated if longer */
+	__u32 flags;	  /* OCB_INFO_* */
+	__u32 pad;
+	char bundle[512]; /* the bundle path from the OCI state: with the
+			   * cgroup, what proves which container owns the pins */
 };
 
 enum ocb_event_type {
