@@ -4,12 +4,18 @@
  *
  * Who decides what:
  *  - connect4/connect6 decide every connect() (TCP and connected UDP) by the
- *    egress rules; sendmsg4/sendmsg6 decide unconnected UDP datagrams.
- *  - egress is the backstop for packets no socket hook saw: raw, ICMP
- *    (ping) and every protocol other than TCP and UDP.
- *  - ingress decides packets that open a flow: segments to a listening
- *    TCP socket, datagrams to unconnected UDP sockets, everything else.
- *    Replies on flows the container opened were decided at connect time.
+ *    egress rules, on the address the kernel will really use, and record
+ *    the decision with the socket; sendmsg4/sendmsg6 decide each UDP
+ *    datagram sent to an address and remember the peers it was sent to.
+ *  - egress and ingress decide every packet on what it carries: its
+ *    addresses, protocol and ports, found behind any header chain. A
+ *    recorded decision stands in for the rules only for packets of the
+ *    peer it was made for (TCP: for the connection's life; UDP: under the
+ *    same policy generation), and replies to a UDP socket are admitted
+ *    from the peers it sent to. Packets the programs cannot read, or that
+ *    carry their own route, are denied wherever anything could be.
+ *  - sock_create (and lsm_cgroup/socket_create, where the kernel lets it
+ *    load) refuse the sockets a profile forbids.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -28,9 +34,6 @@
 #define AF_INET6 10
 #define AF_PACKET 17
 #define AF_XDP 44
-
-/* Highest number of IPv6 extension headers walked to find the L4 header. */
-#define MAX_IPV6_EXT 4
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -120,6 +123,60 @@ struct {
 	__type(value, struct rate_window);
 } trace_rate SEC(".maps");
 
+/*
+ * What a socket hook or the first packet decided for a connected TCP or
+ * UDP socket, kept with the socket: later packets whose peer is the one
+ * decided, under the same policy generation, need no lookup in the rules.
+ * A packet with any other peer is decided afresh: the kernel may send a
+ * socket's packets elsewhere than connect() was told (the unspecified
+ * address, source routes, NAT in the container's network namespace).
+ */
+struct flow {
+	struct bpf_spin_lock lock;
+	__u32 gen;	 /* the active map's counter when decided */
+	__u8 remote[16]; /* the peer decided on */
+	__u16 port;	 /* its port, host order */
+	__u8 verdict;	 /* enum ocb_verdict */
+	__u8 dir;	 /* whose rules decided: OCB_EGRESS, the container opened it */
+	__u32 rule;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct flow);
+} flows SEC(".maps");
+
+/*
+ * The peers an unconnected UDP socket sent to with the policy's consent,
+ * for REPLY_WINDOW_NS: their replies are admitted, as a stateful firewall
+ * admits them, without admitting anyone else.
+ */
+#define N_PEERS 8
+#define REPLY_WINDOW_NS (30ull * 1000000000ull)
+
+struct peer {
+	__u8 addr[16];
+	__u64 expires; /* bpf_ktime_get_ns(); 0: empty */
+	__u32 gen;
+	__u16 port;
+	__u16 pad;
+};
+
+struct peers {
+	struct bpf_spin_lock lock;
+	__u32 next; /* the slot the next new peer takes */
+	struct peer p[N_PEERS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct peers);
+} peers SEC(".maps");
+
 /* The container's cgroup id, set by the hook before load. */
 const volatile __u64 container_cgid = 0;
 
@@ -131,6 +188,7 @@ struct packet {
 	__u16 local_port;
 	__u8 proto;
 	__u8 family;
+	__u8 unreadable; /* ports not found, or a packet that carries its own route */
 };
 
 struct decision {
@@ -148,23 +206,28 @@ static __always_inline void map_ipv4(__u8 addr[16], __u32 ip4)
 	__builtin_memcpy(&addr[12], &ip4, 4);
 }
 
-static __always_inline int has_ports(__u8 proto)
+static __always_inline int same_addr(const __u8 a[16], const __u8 b[16])
 {
-	return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE ||
-	       proto == IPPROTO_SCTP;
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+
+	return x[0] == y[0] && x[1] == y[1];
 }
 
-/* The live generation's settings, or NULL; @gen receives the generation. */
+/*
+ * The live settings, or NULL. @gen receives the whole generation counter;
+ * its low bit selects the map entries.
+ */
 static __always_inline struct ocb_conf *live_conf(__u32 *gen)
 {
 	struct ocb_active *act;
-	__u32 zero = 0;
+	__u32 zero = 0, slot;
 
 	act = bpf_map_lookup_elem(&active, &zero);
 	if (!act)
 		return NULL;
-	*gen = act->gen & 1;
-	return bpf_map_lookup_elem(&conf, gen);
+	*gen = act->gen;
+	slot = act->gen & 1;
+	return bpf_map_lookup_elem(&conf, &slot);
 }
 
 static __always_inline struct decision decide(__u8 dir, __u8 proto, __u16 port,
@@ -185,7 +248,7 @@ static __always_inline struct decision decide(__u8 dir, __u8 proto, __u16 port,
 	d.trace = c->trace;
 
 	key.prefixlen = OCB_RULE_KEY_HDR_BITS + 128;
-	key.gen = gen;
+	key.gen = gen & 1;
 	key.dir = dir;
 	key.kind = OCB_KIND_ADDR;
 	__builtin_memcpy(key.addr, remote, 16);
@@ -194,10 +257,10 @@ static __always_inline struct decision decide(__u8 dir, __u8 proto, __u16 port,
 	if (!c->has_classes)
 		goto out;
 	pkey.prefixlen = OCB_PORT_KEY_HDR_BITS + 16;
-	pkey.gen = gen;
+	pkey.gen = gen & 1;
 	pkey.dir = dir;
 	pkey.proto = proto;
-	pkey.port = bpf_htons(has_ports(proto) ? port : 0);
+	pkey.port = bpf_htons(ocb_has_ports(proto) ? port : 0);
 	cls = bpf_map_lookup_elem(&ports, &pkey);
 	if (cls) {
 		key.kind = OCB_KIND_CLASS;
@@ -215,6 +278,17 @@ out:
 		d.verdict = dir == OCB_INGRESS ? c->default_verdict[OCB_INGRESS]
 					       : c->default_verdict[OCB_EGRESS];
 	}
+	return d;
+}
+
+/* The settings' verdict without rules: every packet allowed, or (for a
+ * packet that cannot be read) denied if anything could be. */
+static __always_inline struct decision settled(const struct ocb_conf *c, __u8 verdict, __u32 rule)
+{
+	struct decision d = { .rule = rule, .verdict = verdict };
+
+	d.enforce = !(c->mode & OCB_MODE_AUDIT);
+	d.trace = c->trace;
 	return d;
 }
 
@@ -241,59 +315,171 @@ static __always_inline void count_traffic(struct ocb_traffic *t, struct decision
 	}
 }
 
+#define IPV4_OPT_END 0
+#define IPV4_OPT_NOOP 1
+#define IPV4_OPT_LSRR 0x83
+#define IPV4_OPT_SSRR 0x89
+#define IPV4_MAX_OPTS 40 /* 40 bytes of options: at most 40 of them */
+
+/*
+ * Does an IPv4 header ending at @end carry a source route? Malformed
+ * options count as one: such a packet is not let through unread. A global
+ * function: the verifier checks its walk once, not once per caller state.
+ */
+__noinline int ipv4_source_routed(struct __sk_buff *skb, __u32 end)
+{
+	__u32 off = sizeof(struct iphdr);
+	__u8 type, len;
+	int i;
+
+	for (i = 0; i < IPV4_MAX_OPTS; i++) {
+		if (off >= end)
+			return 0;
+		if (bpf_skb_load_bytes(skb, off, &type, 1))
+			return 1;
+		if (type == IPV4_OPT_END)
+			return 0;
+		if (type == IPV4_OPT_NOOP) {
+			off++;
+			continue;
+		}
+		if (type == IPV4_OPT_LSRR || type == IPV4_OPT_SSRR)
+			return 1;
+		if (bpf_skb_load_bytes(skb, off + 1, &len, 1) || len < 2)
+			return 1;
+		off += len;
+	}
+	return 1;
+}
+
+/* Fills the IPv4 part of @p; returns the transport header's offset. */
+static __always_inline __u32 parse_ipv4(struct __sk_buff *skb, __u8 dir, struct packet *p)
+{
+	struct iphdr ip;
+	__u32 l4_off;
+
+	p->family = AF_INET;
+	if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)) || ip.ihl < 5) {
+		p->unreadable = 1;
+		return 0;
+	}
+	map_ipv4(p->remote, dir == OCB_INGRESS ? ip.saddr : ip.daddr);
+	map_ipv4(p->local, dir == OCB_INGRESS ? ip.daddr : ip.saddr);
+	p->proto = ip.protocol;
+	l4_off = ip.ihl * 4;
+	/* A source route sends the packet on to hops the policy never saw. */
+	if (dir == OCB_EGRESS && ip.ihl > 5 && ipv4_source_routed(skb, l4_off))
+		p->unreadable = 1;
+	/* A fragment past the first carries no ports. */
+	if (ip.frag_off & bpf_htons(0x1fff))
+		p->unreadable |= ocb_has_ports(p->proto);
+	return l4_off;
+}
+
+/* Extension headers the IPv6 walk steps over, and the most it steps over. */
+#define IPPROTO_AH_HDR 51
+#define MAX_IPV6_EXT 8
+
+static __always_inline int ipv6_ext(__u8 proto)
+{
+	return proto == IPPROTO_HOPOPTS || proto == IPPROTO_ROUTING || proto == IPPROTO_DSTOPTS ||
+	       proto == IPPROTO_FRAGMENT || proto == IPPROTO_AH_HDR;
+}
+
+/* What the IPv6 walk returns, packed in one scalar. */
+#define WALK_OFF(w) ((w)&0xffff)
+#define WALK_PROTO(w) (((w) >> 16) & 0xff)
+#define WALK_UNREADABLE (1u << 24)
+
+/*
+ * Walks the IPv6 extension headers from @proto at offset 40 to the
+ * transport header: hop-by-hop, routing and destination options are
+ * (len + 1) * 8 bytes, AH is (len + 2) * 4, a fragment header 8. What it
+ * cannot follow is unreadable. A global function, checked once.
+ */
+__noinline __u32 ipv6_walk(struct __sk_buff *skb, __u32 proto, __u32 egress)
+{
+	__u32 off = sizeof(struct ipv6hdr), flags = 0;
+	__u8 h[4];
+	int i;
+
+	proto &= 0xff;
+	for (i = 0; i < MAX_IPV6_EXT && ipv6_ext(proto); i++) {
+		__u32 cur = proto;
+
+		if (bpf_skb_load_bytes(skb, off, h, sizeof(h)))
+			return off | proto << 16 | WALK_UNREADABLE;
+		proto = h[0];
+		if (cur == IPPROTO_FRAGMENT) {
+			off += 8;
+			/* Past the first fragment there is no header to read. */
+			if ((h[2] << 8 | h[3]) & 0xfff8) {
+				if (ocb_has_ports(proto) || ipv6_ext(proto))
+					flags = WALK_UNREADABLE;
+				return off | proto << 16 | flags;
+			}
+		} else if (cur == IPPROTO_AH_HDR) {
+			off += (h[1] + 2) * 4;
+		} else {
+			/* A routing header with segments left sends the
+			 * packet on to hops the policy never saw. */
+			if (cur == IPPROTO_ROUTING && h[3] && egress)
+				flags = WALK_UNREADABLE;
+			off += (h[1] + 1) * 8;
+		}
+	}
+	if (ipv6_ext(proto))
+		flags = WALK_UNREADABLE;
+	return (off & 0xffff) | proto << 16 | flags;
+}
+
+/* Fills the IPv6 part of @p; returns the transport header's offset. */
+static __always_inline __u32 parse_ipv6(struct __sk_buff *skb, __u8 dir, struct packet *p)
+{
+	struct ipv6hdr ip6;
+	__u32 walk;
+
+	p->family = AF_INET6;
+	if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6))) {
+		p->unreadable = 1;
+		return 0;
+	}
+	__builtin_memcpy(p->remote, dir == OCB_INGRESS ? (void *)&ip6.saddr : (void *)&ip6.daddr,
+			 16);
+	__builtin_memcpy(p->local, dir == OCB_INGRESS ? (void *)&ip6.daddr : (void *)&ip6.saddr,
+			 16);
+	p->proto = ip6.nexthdr;
+	if (!ipv6_ext(p->proto))
+		return sizeof(ip6);
+	walk = ipv6_walk(skb, ip6.nexthdr, dir == OCB_EGRESS);
+	p->proto = WALK_PROTO(walk);
+	p->unreadable = !!(walk & WALK_UNREADABLE);
+	return WALK_OFF(walk);
+}
+
 /* Fills @p from the packet; returns 0 on success, -1 for non-IP. */
 static __always_inline int parse_packet(struct __sk_buff *skb, __u8 dir, struct packet *p)
 {
 	__u16 l4_ports[2] = {};
 	__u32 l4_off;
 
-	if (skb->protocol == bpf_htons(ETH_P_IP)) {
-		struct iphdr ip;
-
-		if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)))
-			return -1;
-		map_ipv4(p->remote, dir == OCB_INGRESS ? ip.saddr : ip.daddr);
-		map_ipv4(p->local, dir == OCB_INGRESS ? ip.daddr : ip.saddr);
-		p->proto = ip.protocol;
-		p->family = AF_INET;
-		l4_off = ip.ihl * 4;
-		/* A fragment past the first carries no ports. */
-		if (ip.frag_off & bpf_htons(0x1fff))
-			return 0;
-	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
-		struct ipv6hdr ip6;
-		__u8 ext[2];
-		int i;
-
-		if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)))
-			return -1;
-		__builtin_memcpy(p->remote,
-				 dir == OCB_INGRESS ? (void *)&ip6.saddr : (void *)&ip6.daddr, 16);
-		__builtin_memcpy(p->local,
-				 dir == OCB_INGRESS ? (void *)&ip6.daddr : (void *)&ip6.saddr, 16);
-		p->proto = ip6.nexthdr;
-		p->family = AF_INET6;
-		l4_off = sizeof(ip6);
-		for (i = 0; i < MAX_IPV6_EXT; i++) {
-			if (p->proto != IPPROTO_HOPOPTS && p->proto != IPPROTO_ROUTING &&
-			    p->proto != IPPROTO_DSTOPTS && p->proto != IPPROTO_FRAGMENT)
-				break;
-			if (bpf_skb_load_bytes(skb, l4_off, ext, sizeof(ext)))
-				return 0;
-			p->proto = ext[0];
-			l4_off += p->proto == IPPROTO_FRAGMENT ? 8 : (ext[1] + 1) * 8;
-		}
-	} else {
+	if (skb->protocol == bpf_htons(ETH_P_IP))
+		l4_off = parse_ipv4(skb, dir, p);
+	else if (skb->protocol == bpf_htons(ETH_P_IPV6))
+		l4_off = parse_ipv6(skb, dir, p);
+	else
 		return -1;
+	if (p->unreadable || !ocb_has_ports(p->proto))
+		return 0;
+	if (bpf_skb_load_bytes(skb, l4_off, l4_ports, sizeof(l4_ports))) {
+		p->unreadable = 1;
+		return 0;
 	}
-	if (has_ports(p->proto) && !bpf_skb_load_bytes(skb, l4_off, l4_ports, sizeof(l4_ports))) {
-		p->port = bpf_ntohs(l4_ports[1]);
-		p->remote_port = bpf_ntohs(dir == OCB_INGRESS ? l4_ports[0] : l4_ports[1]);
-		p->local_port = bpf_ntohs(dir == OCB_INGRESS ? l4_ports[1] : l4_ports[0]);
-	}
+	p->port = bpf_ntohs(l4_ports[1]);
+	p->remote_port = bpf_ntohs(dir == OCB_INGRESS ? l4_ports[0] : l4_ports[1]);
+	p->local_port = bpf_ntohs(dir == OCB_INGRESS ? l4_ports[1] : l4_ports[0]);
 	return 0;
 }
-
 /* Reserves an event if a `trace` reader runs; NULL otherwise. */
 static __always_inline struct ocb_event *event_start(__u8 type, struct decision d, __u8 dir)
 {
@@ -400,49 +586,189 @@ static __always_inline void trace_packet(struct __sk_buff *skb, __u8 dir, struct
 	submit_packet_event(OCB_EV_PACKET, skb, dir, p, d);
 }
 
-enum flow {
-	FLOW_NEW,      /* the policy decides this packet */
-	FLOW_DECIDED,  /* a socket hook decided the flow already */
-	FLOW_UDP_PEER, /* decided if it comes from the connected UDP peer */
-};
+/* Sockets whose decisions are kept: TCP, UDP and UDP-Lite. */
+enum sock_kind { SK_OTHER, SK_STREAM, SK_DGRAM };
 
-/*
- * Packets on a flow a socket hook already decided need no second look,
- * and most packets are such: this runs before the packet is parsed.
- */
-static __always_inline enum flow classify_flow(struct __sk_buff *skb, __u8 dir, __be16 *peer_port)
+static __always_inline enum sock_kind sock_kind(__u32 type, __u32 protocol)
 {
-	struct bpf_sock *sk = skb->sk;
-
-	if (!sk)
-		return FLOW_NEW;
-	sk = bpf_sk_fullsock(sk);
-	if (!sk)
-		return FLOW_NEW;
-	if (sk->type == SOCK_STREAM && sk->protocol == IPPROTO_TCP)
-		return dir == OCB_EGRESS || sk->state != BPF_TCP_LISTEN ? FLOW_DECIDED : FLOW_NEW;
-	if (sk->type != SOCK_DGRAM || sk->protocol != IPPROTO_UDP)
-		return FLOW_NEW;
-	if (dir == OCB_EGRESS)
-		return FLOW_DECIDED;
-	/* A connected UDP socket only receives from its peer. */
-	*peer_port = sk->dst_port;
-	return sk->dst_port ? FLOW_UDP_PEER : FLOW_NEW;
+	if (type == SOCK_STREAM && protocol == IPPROTO_TCP)
+		return SK_STREAM;
+	if (type == SOCK_DGRAM && (protocol == IPPROTO_UDP || protocol == IPPROTO_UDPLITE))
+		return SK_DGRAM;
+	return SK_OTHER;
 }
 
+/* A copy of @sk's flow, taken under its lock; 0 if it has none. */
+static __always_inline int flow_read(struct bpf_sock *sk, struct flow *out)
+{
+	struct flow *f = bpf_sk_storage_get(&flows, sk, 0, 0);
+
+	if (!f)
+		return 0;
+	bpf_spin_lock(&f->lock);
+	out->gen = f->gen;
+	__builtin_memcpy(out->remote, f->remote, 16);
+	out->port = f->port;
+	out->verdict = f->verdict;
+	out->dir = f->dir;
+	out->rule = f->rule;
+	bpf_spin_unlock(&f->lock);
+	return 1;
+}
+
+/* Records what was decided for @sk's flow; 0, or -1 without memory. */
+static __always_inline int flow_write(struct bpf_sock *sk, const __u8 remote[16], __u16 port,
+				      __u8 dir, __u32 gen, struct decision d)
+{
+	struct flow *f = bpf_sk_storage_get(&flows, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+
+	if (!f)
+		return -1;
+	bpf_spin_lock(&f->lock);
+	f->gen = gen;
+	__builtin_memcpy(f->remote, remote, 16);
+	f->port = port;
+	f->verdict = d.verdict;
+	f->dir = dir;
+	f->rule = d.rule;
+	bpf_spin_unlock(&f->lock);
+	return 0;
+}
+
+/* Did @sk send to @remote:@port, with the policy's consent, lately? */
+static __always_inline int peer_seen(struct bpf_sock *sk, const __u8 remote[16], __u16 port,
+				     __u32 gen)
+{
+	struct peers *ps = bpf_sk_storage_get(&peers, sk, 0, 0);
+	__u64 now = bpf_ktime_get_ns();
+	int i, seen = 0;
+
+	if (!ps)
+		return 0;
+	bpf_spin_lock(&ps->lock);
+	for (i = 0; i < N_PEERS; i++) {
+		struct peer *e = &ps->p[i];
+
+		if (e->expires > now && e->gen == gen && e->port == port &&
+		    same_addr(e->addr, remote)) {
+			seen = 1;
+			break;
+		}
+	}
+	bpf_spin_unlock(&ps->lock);
+	return seen;
+}
+
+/* Remembers an allowed send: replies from there are admitted a while. */
+static __always_inline void peer_remember(struct bpf_sock *sk, const __u8 remote[16], __u16 port,
+					  __u32 gen)
+{
+	struct peers *ps = bpf_sk_storage_get(&peers, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	__u64 expires = bpf_ktime_get_ns() + REPLY_WINDOW_NS;
+	__u32 slot = N_PEERS;
+	struct peer *e;
+	int i;
+
+	if (!ps)
+		return;
+	bpf_spin_lock(&ps->lock);
+	for (i = 0; i < N_PEERS; i++) {
+		e = &ps->p[i];
+		if (e->port == port && same_addr(e->addr, remote)) {
+			slot = i;
+			break;
+		}
+	}
+	if (slot == N_PEERS)
+		slot = ps->next++;
+	e = &ps->p[slot & (N_PEERS - 1)];
+	__builtin_memcpy(e->addr, remote, 16);
+	e->port = port;
+	e->gen = gen;
+	e->expires = expires;
+	bpf_spin_unlock(&ps->lock);
+}
+
+/*
+ * A packet of a TCP or UDP socket. A recorded flow vouches for packets to
+ * and from the peer it was decided for: TCP keeps its first decision for
+ * the life of the connection, UDP is decided again under a new policy.
+ * A TCP socket that no connect() decided was opened by its peer, and the
+ * ingress rules decide its packets both ways, as they decided its SYN.
+ * Any other packet is decided afresh from what it carries.
+ */
+static __always_inline struct decision decide_on_socket(struct bpf_sock *sk, enum sock_kind kind,
+							__u8 dir, const struct packet *p,
+							const struct ocb_conf *c, __u32 gen)
+{
+	struct decision d;
+	struct flow f;
+	int have;
+
+	if (p->proto != sk->protocol)
+		return decide(dir, p->proto, p->port, p->remote);
+	have = flow_read(sk, &f);
+	if (have && f.port == p->remote_port && same_addr(f.remote, p->remote)) {
+		if (kind == SK_STREAM || f.gen == gen)
+			return settled(c, f.verdict, f.rule);
+		d = decide(OCB_EGRESS, p->proto, p->remote_port, p->remote);
+		flow_write(sk, p->remote, p->remote_port, OCB_EGRESS, gen, d);
+		return d;
+	}
+	if (kind == SK_DGRAM && peer_seen(sk, p->remote, p->remote_port, gen))
+		return settled(c, OCB_ALLOW, OCB_RULE_DEFAULT);
+	if (kind == SK_STREAM && !have) {
+		d = decide(OCB_INGRESS, p->proto, p->local_port, p->remote);
+		if (sk->state != BPF_TCP_LISTEN)
+			flow_write(sk, p->remote, p->remote_port, OCB_INGRESS, gen, d);
+		return d;
+	}
+	return decide(dir, p->proto, p->port, p->remote);
+}
+
+static __always_inline struct decision decide_packet(struct __sk_buff *skb, __u8 dir,
+						     const struct packet *p,
+						     const struct ocb_conf *c, __u32 gen)
+{
+	struct bpf_sock *sk = skb->sk, *full;
+	enum sock_kind kind;
+
+	/* What cannot be read, or goes on to hops never seen, fails closed. */
+	if (p->unreadable)
+		return settled(c, OCB_DENY, OCB_RULE_FAILSAFE);
+	if (!sk)
+		return decide(dir, p->proto, p->port, p->remote);
+	full = bpf_sk_fullsock(sk);
+	if (full) {
+		kind = sock_kind(full->type, full->protocol);
+		if (kind != SK_OTHER)
+			return decide_on_socket(full, kind, dir, p, c, gen);
+	} else if (dir == OCB_EGRESS && sk->state == BPF_TCP_NEW_SYN_RECV &&
+		   p->proto == IPPROTO_TCP) {
+		/* A SYN-ACK answers a SYN that the ingress rules admitted. */
+		return decide(OCB_INGRESS, p->proto, p->local_port, p->remote);
+	}
+	return decide(dir, p->proto, p->port, p->remote);
+}
+
+/*
+ * Every packet is decided on what it carries, or on a recorded decision
+ * that provably covers it. A direction that can deny nothing skips it all.
+ */
 static __always_inline int filter_skb(struct __sk_buff *skb, __u8 dir)
 {
 	struct decision d = { .rule = OCB_RULE_DEFAULT, .verdict = OCB_ALLOW, .enforce = 1 };
 	struct packet p = {};
 	struct ocb_stats *s;
-	__be16 peer_port = 0;
-	enum flow flow = classify_flow(skb, dir, &peer_port);
+	struct ocb_conf *c;
+	__u32 gen = 0;
 	int parsed = 0;
 
-	if (flow != FLOW_DECIDED) {
+	c = live_conf(&gen);
+	if (c && (c->may_deny & (1u << dir))) {
 		parsed = !parse_packet(skb, dir, &p);
-		if (parsed && !(flow == FLOW_UDP_PEER && bpf_ntohs(peer_port) == p.remote_port)) {
-			d = decide(dir, p.proto, p.port, p.remote);
+		if (parsed) {
+			d = decide_packet(skb, dir, &p, c, gen);
 			trace_drop(skb, dir, &p, d);
 		}
 	}
@@ -489,45 +815,99 @@ static __always_inline void trace_sock_addr(struct bpf_sock_addr *ctx, enum sock
 	bpf_ringbuf_submit(e, 0);
 }
 
-/* @family is a constant: connect4/sendmsg4 may not read user_ip6. */
-static __always_inline int filter_sock_addr(struct bpf_sock_addr *ctx, enum sock_hook hook,
-					    int family)
+/*
+ * The unspecified IPv4 address: with no port either, a connected socket
+ * sending with ancillary data (its peer); else where the kernel sends it,
+ * the socket's bound address or 127.0.0.1.
+ */
+static __always_inline __u32 unspecified_ipv4(struct bpf_sock *sk, enum sock_hook hook, __u16 *port)
 {
-	struct ocb_stats *s;
-	struct decision d;
-	__u8 remote[16];
-	__u16 port = bpf_ntohs((__u16)ctx->user_port);
+	if (hook == HOOK_SENDMSG && !*port) {
+		*port = bpf_ntohs(sk->dst_port);
+		return sk->dst_ip4;
+	}
+	return sk->src_ip4 ? sk->src_ip4 : bpf_htonl(0x7f000001);
+}
 
+/* Where the kernel will really send, as far as the call tells. */
+static __always_inline void sock_addr_dest(struct bpf_sock_addr *ctx, enum sock_hook hook,
+					   int family, __u8 remote[16], __u16 *port)
+{
+	struct bpf_sock *sk = ctx->sk;
+	__u32 *w = (__u32 *)remote;
+
+	*port = bpf_ntohs((__u16)ctx->user_port);
 	if (family == AF_INET) {
 		__u32 ip4 = ctx->user_ip4;
 
 		/* Keep the context read a plain load at a constant offset. */
 		barrier_var(ip4);
-		map_ipv4(remote, ip4);
+		map_ipv4(remote, ip4 ? ip4 : unspecified_ipv4(sk, hook, port));
+		return;
+	}
+	w[0] = ctx->user_ip6[0];
+	w[1] = ctx->user_ip6[1];
+	w[2] = ctx->user_ip6[2];
+	w[3] = ctx->user_ip6[3];
+	if (w[0] || w[1] || w[3] || (w[2] && w[2] != bpf_htonl(0xffff)))
+		return;
+	if (w[2]) {
+		/* ::ffff:0.0.0.0 is IPv4's unspecified address. */
+		map_ipv4(remote, unspecified_ipv4(sk, hook, port));
+	} else if (hook == HOOK_SENDMSG && !*port) {
+		*port = bpf_ntohs(sk->dst_port);
+		w[0] = sk->dst_ip6[0];
+		w[1] = sk->dst_ip6[1];
+		w[2] = sk->dst_ip6[2];
+		w[3] = sk->dst_ip6[3];
 	} else {
-		__u32 *w = (__u32 *)remote;
+		/* "::" means loopback (a BSD-ism the kernel keeps). */
+		w[3] = bpf_htonl(1);
+	}
+}
 
-		w[0] = ctx->user_ip6[0];
-		w[1] = ctx->user_ip6[1];
-		w[2] = ctx->user_ip6[2];
-		w[3] = ctx->user_ip6[3];
+static __always_inline void count_sock_addr(enum sock_hook hook, struct decision d)
+{
+	struct ocb_stats *s = cpu_stats();
+
+	if (!s)
+		return;
+	if (hook == HOOK_CONNECT) {
+		if (d.verdict == OCB_DENY)
+			s->connects_denied++;
+		else
+			s->connects_allowed++;
+	} else {
+		if (d.verdict == OCB_DENY)
+			s->sends_denied++;
+		else
+			s->sends_allowed++;
 	}
+}
+
+/* @family is a constant: connect4/sendmsg4 may not read user_ip6. */
+static __always_inline int filter_sock_addr(struct bpf_sock_addr *ctx, enum sock_hook hook,
+					    int family)
+{
+	enum sock_kind kind = sock_kind(ctx->type, ctx->protocol);
+	struct ocb_conf *c;
+	struct decision d;
+	__u8 remote[16];
+	__u32 gen = 0;
+	__u16 port;
+
+	c = live_conf(&gen);
+	sock_addr_dest(ctx, hook, family, remote, &port);
 	d = decide(OCB_EGRESS, ctx->protocol, port, remote);
-	trace_sock_addr(ctx, hook, family, port, remote, d);
-	s = cpu_stats();
-	if (s) {
-		if (hook == HOOK_CONNECT) {
-			if (d.verdict == OCB_DENY)
-				s->connects_denied++;
-			else
-				s->connects_allowed++;
-		} else {
-			if (d.verdict == OCB_DENY)
-				s->sends_denied++;
-			else
-				s->sends_allowed++;
-		}
+	if (c && kind != SK_OTHER && allows(d)) {
+		if (hook == HOOK_SENDMSG)
+			peer_remember(ctx->sk, remote, port, gen);
+		else if (flow_write(ctx->sk, remote, port, OCB_EGRESS, gen, d) && kind == SK_STREAM)
+			/* Unrecorded, its packets would pass as the peer's. */
+			d = settled(c, OCB_DENY, OCB_RULE_FAILSAFE);
 	}
+	trace_sock_addr(ctx, hook, family, port, remote, d);
+	count_sock_addr(hook, d);
 	return allows(d);
 }
 

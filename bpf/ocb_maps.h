@@ -38,6 +38,17 @@ enum ocb_rule_kind {
 #define OCB_PACKET_RATE_DEFAULT 100
 #define OCB_PACKET_RATE_MAX 100000
 
+/*
+ * Protocols whose packets carry a source and destination port in their
+ * first four bytes, as TCP and UDP do: TCP, UDP, DCCP, SCTP and UDP-Lite.
+ * "proto": "any" with "ports" covers all of them. Numbers, not IPPROTO_*,
+ * so that the BPF side and the hook share one definition.
+ */
+static inline int ocb_has_ports(__u8 proto)
+{
+	return proto == 6 || proto == 17 || proto == 33 || proto == 132 || proto == 136;
+}
+
 /* Number of bits in an ocb_rule_key that precede the address. */
 #define OCB_RULE_KEY_HDR_BITS 40
 /* Number of bits in an ocb_port_key that precede the port. */
@@ -108,7 +119,9 @@ struct ocb_conf {
 	__u8 sockets;		 /* OCB_SOCK_DENY_* */
 	__u8 trace;		 /* OCB_TRACE_* */
 	__u8 has_classes;	 /* any protocol/port rule: consult the ports trie */
-	__u8 pad[2];
+	__u8 may_deny;		 /* bit 1 << dir: some packet of that direction can be
+				  * denied (a deny rule or a deny default) */
+	__u8 pad;
 	__u32 packet_rate; /* OCB_TRACE_PACKETS: events a second per CPU */
 };
 
@@ -118,9 +131,10 @@ struct ocb_active {
 };
 
 /* ocb_info.flags */
-#define OCB_INFO_BYPASSABLE 0x1 /* privileged_network "warn": the container holds
-				 * CAP_NET_RAW or CAP_NET_ADMIN and this host cannot
-				 * stop packet sockets: its policy can be bypassed */
+#define OCB_INFO_BYPASSABLE                                      \
+	0x1 /* privileged_network "warn": the container holds    \
+	     * CAP_NET_RAW or CAP_NET_ADMIN and this host cannot \
+	     * stop packet sockets: its policy can be bypassed */
 
 /* What the hook recorded at attach time: the one element of `info`. */
 struct ocb_info {
@@ -144,6 +158,9 @@ enum ocb_event_type {
 };
 
 #define OCB_RULE_DEFAULT 0xffffffffu /* decided by the direction's default */
+/* Denied unread: a packet whose ports cannot be found, one that carries
+ * its own route, or a connect() whose decision could not be recorded. */
+#define OCB_RULE_FAILSAFE 0xfffffffeu
 
 /*
  * One event in the shared `events` ring buffer. Addresses are IPv6 or

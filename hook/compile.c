@@ -110,7 +110,7 @@ static bool rule_applies(const struct rule *r, __u8 dir, __u8 proto)
 	if (r->dir != dir || r->tier == TIER_ADDR)
 		return false;
 	if (r->proto == 0)
-		return proto == IPPROTO_TCP || proto == IPPROTO_UDP;
+		return ocb_has_ports(proto);
 	if (r->proto == IPPROTO_ICMP)
 		return proto == IPPROTO_ICMP || (proto == IPPROTO_ICMPV6 && !is_ipv4_only(r));
 	return r->proto == proto;
@@ -328,7 +328,8 @@ static int resolve_ties(struct compiler *c, struct ocb_policy *pol)
 
 static int compile_rules(struct compiler *c)
 {
-	static const __u8 protos[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6 };
+	static const __u8 protos[] = { IPPROTO_TCP,  IPPROTO_UDP,  IPPROTO_UDPLITE, IPPROTO_SCTP,
+				       IPPROTO_DCCP, IPPROTO_ICMP, IPPROTO_ICMPV6 };
 	size_t i;
 	unsigned int dir;
 	int err;
@@ -348,6 +349,23 @@ static int compile_rules(struct compiler *c)
 	return 0;
 }
 
+/* Which directions can deny a packet: where a packet the programs cannot
+ * read fully (see bpf/ocb.bpf.c) is denied rather than let through. */
+static __u8 may_deny(const struct profile *prof)
+{
+	__u8 bits = 0;
+	unsigned int dir;
+	size_t i;
+
+	for (dir = OCB_INGRESS; dir <= OCB_EGRESS; dir++)
+		if (prof->default_verdict[dir] == OCB_DENY)
+			bits |= 1u << dir;
+	for (i = 0; i < prof->n_rules; i++)
+		if (prof->rules[i].verdict == OCB_DENY)
+			bits |= 1u << prof->rules[i].dir;
+	return bits;
+}
+
 int policy_compile(const struct profile *prof, const char *name, struct ocb_policy **out)
 {
 	struct compiler c = { .prof = prof, .name = name };
@@ -363,6 +381,7 @@ int policy_compile(const struct profile *prof, const char *name, struct ocb_poli
 	pol->sockets = prof->sockets;
 	pol->trace = prof->trace;
 	pol->packet_rate = prof->packet_rate;
+	pol->may_deny = may_deny(prof);
 	err = compile_rules(&c);
 	if (!err)
 		err = resolve_ties(&c, pol);

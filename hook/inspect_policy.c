@@ -165,7 +165,7 @@ static void entry_span(const struct ocb_port_key *k, unsigned int *from, unsigne
 
 bool inspect_proto_has_ports(unsigned int proto)
 {
-	return proto == 6 || proto == 17 || proto == 132 || proto == 136;
+	return proto <= 255 && ocb_has_ports((__u8)proto);
 }
 
 static int push_range(struct policy_view *pv, size_t *cap, const struct port_range *r)

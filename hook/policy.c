@@ -40,6 +40,7 @@ static int write_generation(const struct ocb_policy *p, const struct policy_maps
 		conf.sockets = p->sockets;
 		conf.trace = p->trace;
 		conf.has_classes = p->n_ports > 0;
+		conf.may_deny = p->may_deny;
 		conf.packet_rate = p->packet_rate;
 		for (i = 0; i < p->n_rules; i++) {
 			struct ocb_rule_key k = p->rules[i].key;
@@ -64,7 +65,12 @@ static int write_generation(const struct ocb_policy *p, const struct policy_maps
 	return 0;
 }
 
-static int set_active(const struct policy_maps *m, __u8 gen)
+/*
+ * The live generation is a counter: its low bit picks the map entries,
+ * the whole value tells the programs that decisions they cached for a
+ * socket were made under another policy.
+ */
+static int set_active(const struct policy_maps *m, __u32 gen)
 {
 	struct ocb_active act = { .gen = gen };
 	__u32 zero = 0;
@@ -118,7 +124,7 @@ out:
 	return err;
 }
 
-static int read_active(const struct policy_maps *m, __u8 *gen)
+static int read_active(const struct policy_maps *m, __u32 *gen)
 {
 	struct ocb_active act;
 	__u32 zero = 0;
@@ -126,18 +132,20 @@ static int read_active(const struct policy_maps *m, __u8 *gen)
 	if (bpf_map_lookup_elem(m->active, &zero, &act))
 		return ocb_err(ocb_errno(), "cannot read the live policy generation: %s",
 			       strerror(errno));
-	*gen = act.gen & 1;
+	*gen = act.gen;
 	return 0;
 }
 
 int policy_switch(const struct ocb_policy *p, const struct policy_maps *m)
 {
-	__u8 live = 0, next;
+	__u32 counter = 0;
+	__u8 live, next;
 	int err;
 
-	err = read_active(m, &live);
+	err = read_active(m, &counter);
 	if (err)
 		return err;
+	live = counter & 1;
 	next = !live;
 	/* Leftovers of an earlier switch that failed half-way. */
 	err = delete_generation(m->rules, sizeof(struct ocb_rule_key), next);
@@ -148,7 +156,7 @@ int policy_switch(const struct ocb_policy *p, const struct policy_maps *m)
 	err = write_generation(p, m, next);
 	if (err)
 		return err;
-	err = set_active(m, next);
+	err = set_active(m, counter + 1);
 	if (err)
 		return err;
 	err = delete_generation(m->rules, sizeof(struct ocb_rule_key), live);

@@ -25,6 +25,7 @@ struct ocb_policy {
 	__u8 sockets;		 /* OCB_SOCK_DENY_* */
 	__u8 trace;		 /* OCB_TRACE_* */
 	__u32 packet_rate;	 /* per-packet events a second per CPU */
+	__u8 may_deny;		 /* bit 1 << dir: that direction can deny */
 	size_t n_rules, n_ports;
 	struct policy_rule_entry *rules;
 	struct policy_port_entry *ports;

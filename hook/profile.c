@@ -183,6 +183,12 @@ static int parse_proto(const char *s, __u8 *proto)
 		*proto = IPPROTO_TCP;
 	else if (!strcmp(s, "udp"))
 		*proto = IPPROTO_UDP;
+	else if (!strcmp(s, "udplite"))
+		*proto = IPPROTO_UDPLITE;
+	else if (!strcmp(s, "sctp"))
+		*proto = IPPROTO_SCTP;
+	else if (!strcmp(s, "dccp"))
+		*proto = IPPROTO_DCCP;
 	else if (!strcmp(s, "icmp"))
 		*proto = IPPROTO_ICMP; /* ICMPv6 for IPv6 rules, see compile.c */
 	else
@@ -265,7 +271,8 @@ static int parse_rule(struct parse_ctx *ctx, json_t *v, __u8 dir, __u8 verdict, 
 			       ctx->origin, where, json_string_value(cidr));
 	if (proto) {
 		if (!json_is_string(proto) || parse_proto(json_string_value(proto), &r->proto))
-			return ocb_err(-EINVAL, "%s: %s: \"proto\" must be tcp, udp, icmp or any",
+			return ocb_err(-EINVAL,
+				       "%s: %s: \"proto\" must be tcp, udp, udplite, sctp, dccp, icmp or any",
 				       ctx->origin, where);
 		r->tier = r->proto ? TIER_PROTO : TIER_ADDR;
 	}
