@@ -172,7 +172,7 @@ static void test_refusals(void **state)
 	expect_error("{\"egress\": {\"deny\": [\"10.0.0.0/33\"]}}", "egress.deny[0]");
 	expect_error("{\"egress\": {\"deny\": [\"10.0.0.1/8\"]}}", "host bits");
 	expect_error("{\"ingress\": {\"allow\": [42]}}", "ingress.allow[0]");
-	expect_error("{\"egress\": {\"deny\": [{\"cidr\": \"::/0\", \"proto\": \"sctp\"}]}}", "\"proto\"");
+	expect_error("{\"egress\": {\"deny\": [{\"cidr\": \"::/0\", \"proto\": \"gre\"}]}}", "\"proto\"");
 	expect_error("{\"egress\": {\"deny\": [{\"cidr\": \"::/0\", \"proto\": \"icmp\", \"ports\": \"1\"}]}}",
 		     "icmp has no ports");
 	expect_error("{\"egress\": {\"deny\": [{\"cidr\": \"::/0\", \"proto\": \"tcp\", \"ports\": \"0-5\"}]}}",
