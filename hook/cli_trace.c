@@ -250,9 +250,12 @@ static void print_json(const struct tracer *t, const char *id, const struct ocb_
 		json_object_set_new(o, "local_port", json_integer(e->local_port));
 		json_object_set_new(o, "len", json_integer(e->len));
 	}
-	json_object_set_new(o, "rule",
-			    e->rule == OCB_RULE_DEFAULT ? json_string("default")
-							: json_integer(e->rule));
+	if (e->rule == OCB_RULE_DEFAULT || e->rule == OCB_RULE_FAILSAFE)
+		json_object_set_new(o, "rule",
+				    json_string(e->rule == OCB_RULE_DEFAULT ? "default"
+									    : "failsafe"));
+	else
+		json_object_set_new(o, "rule", json_integer(e->rule));
 	json_dumpf(o, stdout, JSON_COMPACT);
 	json_decref(o);
 	(void)t;
