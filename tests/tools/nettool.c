@@ -2,26 +2,68 @@
 /*
  * nettool: the socket calls the policy tests make from inside a
  * container, built static so it runs in a busybox rootfs. Prints one
- * line: "ok ..." or "error ERRNO-NAME (N ms)", and exits 0 or 1.
+ * line: "ok ..." or "error ERRNO-NAME N (M ms)", and exits 0 or 1.
  *
- *   nettool tcp ADDR PORT            connect(), send a line, read the answer
- *   nettool udp-connect ADDR PORT    connect() a UDP socket, send, read
- *   nettool udp-sendto ADDR PORT [N [SIZE]]  N unconnected sendto()s
+ *   nettool [OPTS] tcp ADDR PORT     connect(), send a line, read the answer
+ *   nettool [OPTS] udp-connect ADDR PORT    connect() a UDP socket, send, read
+ *   nettool [OPTS] udp-sendto ADDR PORT [N [SIZE]]  N unconnected sendto()s
  *   nettool ping ADDR                one ICMP echo over a ping socket
- *   nettool listen PORT              accept one TCP connection, answer it
+ *   nettool listen PORT [6]          tcp-sink on every address (IPv6 with "6")
  *   nettool raw                      create a raw IPv4 socket
  *   nettool packet                   create an AF_PACKET socket
+ *   nettool [OPTS] tcp-sink ADDR PORT   accept TCP connections forever; one line
+ *                                    "conn ADDR PORT" each, answers "hello"
+ *   nettool [OPTS] tfo ADDR PORT     TCP Fast Open: sendto(MSG_FASTOPEN), read
+ *   nettool [OPTS] uring-connect ADDR PORT   TCP connect() through io_uring
+ *   nettool [OPTS] uring-sendto ADDR PORT    UDP sendmsg() through io_uring
+ *   nettool ipproto PROTO ADDR PORT  raw socket of IP protocol PROTO (132 SCTP,
+ *                                    33 DCCP) sending one crafted header with
+ *                                    destination port PORT (CAP_NET_RAW)
+ *   nettool raw6 KIND SRC DST PORT   IPV6_HDRINCL packet (CAP_NET_RAW), KIND:
+ *       hbhfrag  hop-by-hop (16 bytes) + fragment (offset 0, M=0) + UDP to PORT
+ *       frag2    a non-first fragment whose payload looks like UDP to PORT
+ *       udp      plain UDP to PORT
+ *   nettool raw4 KIND SRC DST PORT   IP_HDRINCL packet, KIND frag2 or udp
+ *   nettool [OPTS] udp-script 4|6    one UDP socket driven by stdin, one
+ *                                    answer line per command line:
+ *       connect ADDR PORT            -> ok connected | error ...
+ *       send TEXT                    send() on the connected socket
+ *       sendto ADDR PORT TEXT        sendto()
+ *       cmsg KIND TEXT               sendmsg() without a name, with ancillary
+ *                                    data KIND: pktinfo, tos (IPv4), pktinfo6,
+ *                                    tclass (IPv6)
+ *       cmsgto KIND ADDR PORT TEXT   the same with a name
+ *       mmsg ADDR PORT ADDR PORT TEXT   one sendmmsg() of two datagrams ->
+ *                                    "ok sent N" | "error ... sent N"
+ *       recv MS                      -> "recv ADDR PORT TEXT" | "none"
+ *       local                        -> "local ADDR PORT"
+ *       broadcast                    setsockopt SO_BROADCAST
+ *       mcast-if ADDR                setsockopt IP_MULTICAST_IF
+ *       join GROUP ADDR              IP_ADD_MEMBERSHIP on the interface of ADDR
+ *
+ * OPTS (before the mode):
+ *   -b ADDR   bind to ADDR first      -p PORT   bind to local PORT
+ *   -r HOP[,HOP...]  carry a source route: IPv4 IP_OPTIONS LSRR, IPv6
+ *             IPV6_RTHDR segment routing header (type 4); HOP first
+ *   -s        IPv4 strict source route (SSRR) instead of LSRR
+ *   -P udplite  datagram sockets are UDP-Lite (IPPROTO_UDPLITE)
+ *   -t MS     timeouts (default 2000)
  */
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/io_uring.h>
+#include <netinet/icmp6.h>
 #include <netinet/in.h>
 #include <netinet/ip_icmp.h>
-#include <netinet/icmp6.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,8 +71,26 @@
 #ifndef AF_PACKET
 #define AF_PACKET 17
 #endif
+#ifndef IPPROTO_UDPLITE
+#define IPPROTO_UDPLITE 136
+#endif
+#ifndef MSG_FASTOPEN
+#define MSG_FASTOPEN 0x20000000
+#endif
+#ifndef IPV6_RTHDR
+#define IPV6_RTHDR 57
+#endif
+#ifndef IPV6_HDRINCL
+#define IPV6_HDRINCL 36
+#endif
 
 static struct timespec t0;
+static const char *opt_bind;
+static int opt_port;
+static char *opt_route;
+static int opt_strict;
+static int opt_dgram_proto;
+static int opt_timeout = 2000;
 
 static long elapsed_ms(void)
 {
@@ -50,7 +110,17 @@ static const char *errno_name(int e)
 	case EAGAIN: return "EAGAIN";
 	case EINPROGRESS: return "EINPROGRESS";
 	case ENETUNREACH: return "ENETUNREACH";
+	case EHOSTUNREACH: return "EHOSTUNREACH";
 	case EAFNOSUPPORT: return "EAFNOSUPPORT";
+	case ENOBUFS: return "ENOBUFS";
+	case EINVAL: return "EINVAL";
+	case EDESTADDRREQ: return "EDESTADDRREQ";
+	case ENOPROTOOPT: return "ENOPROTOOPT";
+	case EPROTONOSUPPORT: return "EPROTONOSUPPORT";
+	case EOPNOTSUPP: return "EOPNOTSUPP";
+	case ECONNRESET: return "ECONNRESET";
+	case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
+	case ENOSYS: return "ENOSYS";
 	}
 	return "EOTHER";
 }
@@ -81,6 +151,21 @@ static socklen_t make_addr(const char *host, int port, struct sockaddr_storage *
 	exit(2);
 }
 
+static void fmt_sa(const struct sockaddr_storage *ss, char *buf, size_t size, int *port)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+
+		inet_ntop(AF_INET, &a->sin_addr, buf, (socklen_t)size);
+		*port = ntohs(a->sin_port);
+	} else {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+
+		inet_ntop(AF_INET6, &a->sin6_addr, buf, (socklen_t)size);
+		*port = ntohs(a->sin6_port);
+	}
+}
+
 static void set_timeout(int fd, int ms)
 {
 	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
@@ -89,23 +174,73 @@ static void set_timeout(int fd, int ms)
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
-/* connect() then one exchange; @type SOCK_STREAM or SOCK_DGRAM. */
-static int exchange(int type, const char *host, int port)
+/* -r: IPv4 loose/strict source route, IPv6 segment routing header. */
+static int set_route(int fd, int family)
+{
+	unsigned char buf[8 + 16 * 9] = { 0 };
+	char hops[256], *h, *save = NULL;
+	struct in6_addr a6[8];
+	struct in_addr a4[9];
+	int n = 0, i;
+
+	snprintf(hops, sizeof(hops), "%s", opt_route);
+	for (h = strtok_r(hops, ",", &save); h && n < 8; h = strtok_r(NULL, ",", &save), n++)
+		if (family == AF_INET ? inet_pton(AF_INET, h, &a4[n]) != 1
+				      : inet_pton(AF_INET6, h, &a6[n]) != 1) {
+			fprintf(stderr, "bad hop %s\n", h);
+			exit(2);
+		}
+	if (family == AF_INET) {
+		buf[0] = opt_strict ? 0x89 : 0x83; /* IPOPT_SSRR, IPOPT_LSRR */
+		buf[1] = (unsigned char)(3 + 4 * n);
+		buf[2] = 4;
+		for (i = 0; i < n; i++)
+			memcpy(&buf[3 + 4 * i], &a4[i], 4);
+		return setsockopt(fd, IPPROTO_IP, IP_OPTIONS, buf, (socklen_t)((3 + 4 * n + 3) & ~3));
+	}
+	/* segments[0] is the final destination (the kernel fills it in);
+	 * segments[segments_left] is the first hop. */
+	buf[0] = 0;
+	buf[1] = (unsigned char)(2 * (n + 1));
+	buf[2] = 4; /* IPV6_SRCRT_TYPE_4 */
+	buf[3] = (unsigned char)n;
+	buf[4] = (unsigned char)n;
+	for (i = 0; i < n; i++)
+		memcpy(&buf[8 + 16 * (n - i)], &a6[i], 16);
+	return setsockopt(fd, IPPROTO_IPV6, IPV6_RTHDR, buf, (socklen_t)(8 + 16 * (n + 1)));
+}
+
+/* A socket with the -b, -p and -r options applied; -1 with errno set. */
+static int open_sock(int family, int type, int proto)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = make_addr(host, port, &ss);
-	char buf[256];
-	ssize_t n;
-	int fd = socket(ss.ss_family, type, 0);
+	socklen_t len;
+	int one = 1, fd;
 
+	if (type == SOCK_DGRAM && !proto && opt_dgram_proto)
+		proto = opt_dgram_proto;
+	fd = socket(family, type, proto);
 	if (fd < 0)
-		return fail(errno);
-	set_timeout(fd, 2000);
-	if (connect(fd, (struct sockaddr *)&ss, len))
-		return fail(errno);
-	if (send(fd, "ping\n", 5, 0) < 0)
-		return fail(errno);
-	n = recv(fd, buf, sizeof(buf) - 1, 0);
+		return -1;
+	set_timeout(fd, opt_timeout);
+	if (opt_bind || opt_port) {
+		len = make_addr(opt_bind ? opt_bind : family == AF_INET ? "0.0.0.0" : "::", opt_port,
+				&ss);
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, (struct sockaddr *)&ss, len))
+			return -1;
+	}
+	if (opt_route && set_route(fd, family))
+		return -1;
+	return fd;
+}
+
+/* Reads the server's one-line answer and prints "ok ANSWER". */
+static int print_answer(int fd)
+{
+	char buf[256];
+	ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
+
 	if (n < 0)
 		return fail(errno);
 	buf[n] = '\0';
@@ -114,12 +249,28 @@ static int exchange(int type, const char *host, int port)
 	return 0;
 }
 
+/* connect() then one exchange; @type SOCK_STREAM or SOCK_DGRAM. */
+static int exchange(int type, const char *host, int port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = make_addr(host, port, &ss);
+	int fd = open_sock(ss.ss_family, type, 0);
+
+	if (fd < 0)
+		return fail(errno);
+	if (connect(fd, (struct sockaddr *)&ss, len))
+		return fail(errno);
+	if (send(fd, "ping\n", 5, 0) < 0)
+		return fail(errno);
+	return print_answer(fd);
+}
+
 static int sendto_n(const char *host, int port, int count, int size)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = make_addr(host, port, &ss);
 	char *payload = calloc(1, (size_t)size + 1);
-	int fd = socket(ss.ss_family, SOCK_DGRAM, 0), i, sent = 0, err = 0;
+	int fd = open_sock(ss.ss_family, SOCK_DGRAM, 0), i, sent = 0, err = 0;
 
 	if (fd < 0 || !payload)
 		return fail(errno);
@@ -159,30 +310,489 @@ static int ping(const char *host)
 	return 0;
 }
 
-static int listen_once(int port, int v6)
+/* Every accepted connection is one line "conn ADDR PORT". */
+static int tcp_sink(const char *host, int port)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = make_addr(v6 ? "::" : "0.0.0.0", port, &ss);
-	int one = 1, fd = socket(ss.ss_family, SOCK_STREAM, 0), c;
-	char buf[256];
+	struct sockaddr_storage ss, peer;
+	socklen_t len = make_addr(host, port, &ss), plen;
+	int one = 1, fd = socket(ss.ss_family, SOCK_STREAM, 0), c, pport;
+	char buf[256], name[INET6_ADDRSTRLEN];
 	ssize_t n;
 
 	if (fd < 0)
 		return fail(errno);
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 8))
+	if (bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 64))
 		return fail(errno);
-	printf("listening %d\n", port);
-	fflush(stdout);
+	printf("listening %s %d\n", host, port);
 	for (;;) {
-		c = accept(fd, NULL, NULL);
+		plen = sizeof(peer);
+		c = accept(fd, (struct sockaddr *)&peer, &plen);
 		if (c < 0)
 			continue;
+		fmt_sa(&peer, name, sizeof(name), &pport);
+		printf("conn %s %d\n", name, pport);
+		set_timeout(c, 1000);
 		n = recv(c, buf, sizeof(buf) - 1, 0);
 		if (n > 0 && send(c, "hello\n", 6, 0) < 0)
 			perror("send");
 		close(c);
 	}
+}
+
+/* TCP Fast Open: the connect happens inside sendto(). */
+static int tfo(const char *host, int port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = make_addr(host, port, &ss);
+	int fd = open_sock(ss.ss_family, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		return fail(errno);
+	if (sendto(fd, "ping\n", 5, MSG_FASTOPEN, (struct sockaddr *)&ss, len) < 0)
+		return fail(errno);
+	return print_answer(fd);
+}
+
+/* One io_uring operation, submitted and waited for; returns its result. */
+static int uring_one(const struct io_uring_sqe *want)
+{
+	struct io_uring_params p;
+	unsigned int *sq_tail, *sq_array, *sq_mask, *cq_head, *cq_tail, *cq_mask, idx;
+	struct io_uring_sqe *sqes;
+	struct io_uring_cqe *cqes;
+	size_t sq_sz, cq_sz;
+	char *sq, *cq;
+	int fd, res;
+
+	memset(&p, 0, sizeof(p));
+	fd = (int)syscall(__NR_io_uring_setup, 4, &p);
+	if (fd < 0)
+		return -errno;
+	sq_sz = p.sq_off.array + p.sq_entries * sizeof(unsigned int);
+	cq_sz = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+	if (p.features & IORING_FEAT_SINGLE_MMAP && cq_sz > sq_sz)
+		sq_sz = cq_sz;
+	sq = mmap(NULL, sq_sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd,
+		  IORING_OFF_SQ_RING);
+	if (sq == MAP_FAILED)
+		return -errno;
+	cq = p.features & IORING_FEAT_SINGLE_MMAP
+		     ? sq
+		     : mmap(NULL, cq_sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd,
+			    IORING_OFF_CQ_RING);
+	if (cq == MAP_FAILED)
+		return -errno;
+	sqes = mmap(NULL, p.sq_entries * sizeof(*sqes), PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQES);
+	if (sqes == MAP_FAILED)
+		return -errno;
+	sq_tail = (unsigned int *)(sq + p.sq_off.tail);
+	sq_mask = (unsigned int *)(sq + p.sq_off.ring_mask);
+	sq_array = (unsigned int *)(sq + p.sq_off.array);
+	cq_head = (unsigned int *)(cq + p.cq_off.head);
+	cq_tail = (unsigned int *)(cq + p.cq_off.tail);
+	cq_mask = (unsigned int *)(cq + p.cq_off.ring_mask);
+	cqes = (struct io_uring_cqe *)(cq + p.cq_off.cqes);
+	idx = *sq_tail & *sq_mask;
+	sqes[idx] = *want;
+	sq_array[idx] = idx;
+	__atomic_store_n(sq_tail, *sq_tail + 1, __ATOMIC_RELEASE);
+	if (syscall(__NR_io_uring_enter, fd, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
+		return -errno;
+	if (__atomic_load_n(cq_tail, __ATOMIC_ACQUIRE) == *cq_head)
+		return -EAGAIN;
+	res = cqes[*cq_head & *cq_mask].res;
+	__atomic_store_n(cq_head, *cq_head + 1, __ATOMIC_RELEASE);
+	close(fd);
+	return res;
+}
+
+static int uring(int tcp, const char *host, int port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = make_addr(host, port, &ss);
+	struct io_uring_sqe sqe;
+	struct iovec iov = { "ping\n", 5 };
+	struct msghdr msg = { .msg_name = &ss, .msg_namelen = len, .msg_iov = &iov,
+			      .msg_iovlen = 1 };
+	int fd = open_sock(ss.ss_family, tcp ? SOCK_STREAM : SOCK_DGRAM, 0), res;
+
+	if (fd < 0)
+		return fail(errno);
+	memset(&sqe, 0, sizeof(sqe));
+	sqe.fd = fd;
+	if (tcp) {
+		sqe.opcode = IORING_OP_CONNECT;
+		sqe.addr = (unsigned long)&ss;
+		sqe.off = len;
+	} else {
+		sqe.opcode = IORING_OP_SENDMSG;
+		sqe.addr = (unsigned long)&msg;
+		sqe.len = 1;
+	}
+	res = uring_one(&sqe);
+	if (res < 0)
+		return fail(-res);
+	if (!tcp)
+		return printf("ok sent %d (%ld ms)\n", res, elapsed_ms()), 0;
+	if (send(fd, "ping\n", 5, 0) < 0)
+		return fail(errno);
+	return print_answer(fd);
+}
+
+/* ---------------------------------------------------------- crafted packets */
+
+static uint32_t csum_add(uint32_t sum, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (len & 1)
+		sum += (uint32_t)(p[len - 1] << 8);
+	return sum;
+}
+
+static uint16_t csum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* An 8-byte UDP header and @plen bytes of payload, checksummed for a
+ * pseudo header of @src/@dst (@alen 4 or 16). */
+static size_t build_udp(unsigned char *u, const void *src, const void *dst, size_t alen,
+			int port, const char *payload)
+{
+	size_t plen = strlen(payload), len = 8 + plen;
+	uint32_t sum = 0;
+	uint16_t c;
+
+	u[0] = 0x9c; /* source port 40000 */
+	u[1] = 0x40;
+	u[2] = (unsigned char)(port >> 8);
+	u[3] = (unsigned char)port;
+	u[4] = (unsigned char)(len >> 8);
+	u[5] = (unsigned char)len;
+	u[6] = u[7] = 0;
+	memcpy(u + 8, payload, plen);
+	sum = csum_add(sum, src, alen);
+	sum = csum_add(sum, dst, alen);
+	sum += IPPROTO_UDP + (uint32_t)len;
+	sum = csum_add(sum, u, len);
+	c = csum_fold(sum);
+	if (!c)
+		c = 0xffff;
+	u[6] = (unsigned char)(c >> 8);
+	u[7] = (unsigned char)c;
+	return len;
+}
+
+static int raw6(const char *kind, const char *src, const char *dst, int port)
+{
+	unsigned char pkt[256] = { 0 }, *p = pkt + 40;
+	struct sockaddr_storage ss;
+	socklen_t slen = make_addr(dst, 0, &ss);
+	struct in6_addr s6, d6;
+	size_t len;
+	int fd, one = 1;
+
+	if (inet_pton(AF_INET6, src, &s6) != 1 || inet_pton(AF_INET6, dst, &d6) != 1)
+		return fprintf(stderr, "bad address\n"), 2;
+	pkt[0] = 0x60;
+	pkt[7] = 64;
+	memcpy(pkt + 8, &s6, 16);
+	memcpy(pkt + 24, &d6, 16);
+	if (!strcmp(kind, "hbhfrag")) {
+		/* Hop-by-hop, 16 bytes: one unknown skippable option (0x1e)
+		 * whose data byte at offset 8 of the header reads as
+		 * "no next header" to a parser that takes the hop-by-hop
+		 * header for 8 bytes long. */
+		pkt[6] = 0; /* IPPROTO_HOPOPTS */
+		p[0] = 44;  /* IPPROTO_FRAGMENT */
+		p[1] = 1;   /* (1 + 1) * 8 bytes */
+		p[2] = 0x1e;
+		p[3] = 12;
+		p[8] = 59; /* IPPROTO_NONE */
+		p += 16;
+		p[0] = IPPROTO_UDP; /* fragment header: offset 0, M=0 */
+		p[4] = 0x12;
+		p[7] = 0x34;
+		p += 8;
+		p += build_udp(p, &s6, &d6, 16, port, "hbhfrag\n");
+	} else if (!strcmp(kind, "frag2")) {
+		pkt[6] = 44;
+		p[0] = IPPROTO_UDP;
+		p[2] = 0; /* offset 1 (8 bytes), M=0 */
+		p[3] = 1 << 3;
+		p[7] = 0x56;
+		p += 8;
+		/* Payload that reads as a UDP header to PORT. */
+		p[0] = 0x9c;
+		p[1] = 0x40;
+		p[2] = (unsigned char)(port >> 8);
+		p[3] = (unsigned char)port;
+		p[5] = 16;
+		p += 16;
+	} else if (!strcmp(kind, "udp")) {
+		pkt[6] = IPPROTO_UDP;
+		p += build_udp(p, &s6, &d6, 16, port, "rawudp\n");
+	} else {
+		return fprintf(stderr, "unknown kind %s\n", kind), 2;
+	}
+	len = (size_t)(p - pkt);
+	pkt[4] = (unsigned char)((len - 40) >> 8);
+	pkt[5] = (unsigned char)(len - 40);
+	fd = socket(AF_INET6, SOCK_RAW, IPPROTO_RAW);
+	if (fd < 0)
+		return fail(errno);
+	setsockopt(fd, IPPROTO_IPV6, IPV6_HDRINCL, &one, sizeof(one));
+	if (sendto(fd, pkt, len, 0, (struct sockaddr *)&ss, slen) < 0)
+		return fail(errno);
+	printf("ok sent %zu bytes (%ld ms)\n", len, elapsed_ms());
+	return 0;
+}
+
+static int raw4(const char *kind, const char *src, const char *dst, int port)
+{
+	unsigned char pkt[128] = { 0 }, *p = pkt + 20;
+	struct sockaddr_storage ss;
+	socklen_t slen = make_addr(dst, 0, &ss);
+	struct in_addr s4, d4;
+	size_t len;
+	int fd;
+
+	if (inet_pton(AF_INET, src, &s4) != 1 || inet_pton(AF_INET, dst, &d4) != 1)
+		return fprintf(stderr, "bad address\n"), 2;
+	pkt[0] = 0x45;
+	pkt[5] = 0x77; /* id */
+	pkt[8] = 64;
+	pkt[9] = IPPROTO_UDP;
+	memcpy(pkt + 12, &s4, 4);
+	memcpy(pkt + 16, &d4, 4);
+	if (!strcmp(kind, "frag2")) {
+		pkt[7] = 1; /* offset 1 (8 bytes), MF=0 */
+		p[0] = 0x9c;
+		p[1] = 0x40;
+		p[2] = (unsigned char)(port >> 8);
+		p[3] = (unsigned char)port;
+		p[5] = 16;
+		p += 16;
+	} else if (!strcmp(kind, "udp")) {
+		p += build_udp(p, &s4, &d4, 4, port, "rawudp\n");
+	} else {
+		return fprintf(stderr, "unknown kind %s\n", kind), 2;
+	}
+	len = (size_t)(p - pkt);
+	pkt[2] = (unsigned char)(len >> 8);
+	pkt[3] = (unsigned char)len;
+	fd = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
+	if (fd < 0)
+		return fail(errno);
+	if (sendto(fd, pkt, len, 0, (struct sockaddr *)&ss, slen) < 0)
+		return fail(errno);
+	printf("ok sent %zu bytes (%ld ms)\n", len, elapsed_ms());
+	return 0;
+}
+
+/* A raw socket of @proto: the kernel writes the IP header, we the rest:
+ * source port 40000, destination @port, then zeros (an SCTP common header
+ * and INIT chunk, or a DCCP request, as far as the ports go). */
+static int ipproto(int proto, const char *host, int port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = make_addr(host, 0, &ss);
+	unsigned char h[32] = { 0x9c, 0x40, (unsigned char)(port >> 8), (unsigned char)port };
+	int fd = socket(ss.ss_family, SOCK_RAW, proto);
+
+	if (fd < 0)
+		return fail(errno);
+	if (proto == 132) {
+		h[12] = 1; /* INIT */
+		h[15] = 20;
+	} else if (proto == 33) {
+		h[4] = 4; /* data offset, 32-bit words */
+		h[8] = 0x03; /* type request, X=1 */
+	}
+	if (sendto(fd, h, sizeof(h), 0, (struct sockaddr *)&ss, len) < 0)
+		return fail(errno);
+	printf("ok sent (%ld ms)\n", elapsed_ms());
+	return 0;
+}
+
+/* ------------------------------------------------------------ udp-script */
+
+static int add_cmsg(struct msghdr *msg, char *cbuf, size_t cap, const char *kind)
+{
+	/* An all-zero pktinfo: no source address, no interface. */
+	static const struct {
+		const char *name;
+		int level, type;
+		size_t len;
+	} kinds[] = {
+		{ "pktinfo", IPPROTO_IP, IP_PKTINFO, sizeof(struct in_pktinfo) },
+		{ "tos", IPPROTO_IP, IP_TOS, sizeof(int) },
+		{ "pktinfo6", IPPROTO_IPV6, IPV6_PKTINFO, sizeof(struct in6_pktinfo) },
+		{ "tclass", IPPROTO_IPV6, IPV6_TCLASS, sizeof(int) },
+	};
+	struct cmsghdr *c;
+	int tos = 0x10;
+	size_t i;
+
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (!strcmp(kind, kinds[i].name))
+			break;
+	if (i == sizeof(kinds) / sizeof(kinds[0]))
+		return -1;
+	memset(cbuf, 0, cap);
+	msg->msg_control = cbuf;
+	msg->msg_controllen = cap;
+	c = CMSG_FIRSTHDR(msg);
+	c->cmsg_level = kinds[i].level;
+	c->cmsg_type = kinds[i].type;
+	c->cmsg_len = CMSG_LEN(kinds[i].len);
+	if (kinds[i].len == sizeof(int)) /* TOS and traffic class */
+		memcpy(CMSG_DATA(c), &tos, sizeof(tos));
+	msg->msg_controllen = c->cmsg_len;
+	return 0;
+}
+
+static void script_cmd(int fd, int family, char *line)
+{
+	char *argv[8] = { 0 }, *save = NULL, *w, cbuf[64], name[INET6_ADDRSTRLEN], buf[512];
+	struct sockaddr_storage ss, ss2;
+	socklen_t len, len2;
+	struct iovec iov;
+	struct msghdr msg;
+	int argc = 0, r, port;
+	ssize_t n;
+
+	for (w = strtok_r(line, " \n", &save); w && argc < 8; w = strtok_r(NULL, " \n", &save))
+		argv[argc++] = w;
+	if (!argc)
+		return;
+	memset(&msg, 0, sizeof(msg));
+	if (!strcmp(argv[0], "connect") && argc == 3) {
+		len = make_addr(argv[1], atoi(argv[2]), &ss);
+		if (connect(fd, (struct sockaddr *)&ss, len))
+			fail(errno);
+		else
+			printf("ok connected\n");
+	} else if (!strcmp(argv[0], "send") && argc == 2) {
+		if (send(fd, argv[1], strlen(argv[1]), 0) < 0)
+			fail(errno);
+		else
+			printf("ok sent\n");
+	} else if (!strcmp(argv[0], "sendto") && argc == 4) {
+		len = make_addr(argv[1], atoi(argv[2]), &ss);
+		if (sendto(fd, argv[3], strlen(argv[3]), 0, (struct sockaddr *)&ss, len) < 0)
+			fail(errno);
+		else
+			printf("ok sent\n");
+	} else if ((!strcmp(argv[0], "cmsg") && argc == 3) ||
+		   (!strcmp(argv[0], "cmsgto") && argc == 5)) {
+		if (argc == 5) {
+			msg.msg_namelen = make_addr(argv[2], atoi(argv[3]), &ss);
+			msg.msg_name = &ss;
+		}
+		iov.iov_base = argv[argc - 1];
+		iov.iov_len = strlen(argv[argc - 1]);
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		if (add_cmsg(&msg, cbuf, sizeof(cbuf), argv[1]))
+			printf("error bad cmsg kind\n");
+		else if (sendmsg(fd, &msg, 0) < 0)
+			fail(errno);
+		else
+			printf("ok sent\n");
+	} else if (!strcmp(argv[0], "mmsg") && argc == 6) {
+		struct mmsghdr mm[2];
+		struct iovec iv[2];
+
+		memset(mm, 0, sizeof(mm));
+		len = make_addr(argv[1], atoi(argv[2]), &ss);
+		len2 = make_addr(argv[3], atoi(argv[4]), &ss2);
+		iv[0].iov_base = iv[1].iov_base = argv[5];
+		iv[0].iov_len = iv[1].iov_len = strlen(argv[5]);
+		mm[0].msg_hdr = (struct msghdr){ .msg_name = &ss, .msg_namelen = len,
+						 .msg_iov = &iv[0], .msg_iovlen = 1 };
+		mm[1].msg_hdr = (struct msghdr){ .msg_name = &ss2, .msg_namelen = len2,
+						 .msg_iov = &iv[1], .msg_iovlen = 1 };
+		r = sendmmsg(fd, mm, 2, 0);
+		if (r < 0)
+			printf("error %s %d sent 0\n", errno_name(errno), errno);
+		else if (r < 2) /* the error of the failing message comes next */
+			printf("error %s sent %d\n",
+			       sendmmsg(fd, &mm[r], 2 - r, 0) < 0 ? errno_name(errno) : "none", r);
+		else
+			printf("ok sent %d\n", r);
+	} else if (!strcmp(argv[0], "recv") && argc == 2) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+
+		len = sizeof(ss);
+		if (poll(&pfd, 1, atoi(argv[1])) <= 0) {
+			printf("none\n");
+			return;
+		}
+		n = recvfrom(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT, (struct sockaddr *)&ss, &len);
+		if (n < 0) {
+			fail(errno);
+			return;
+		}
+		buf[n] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		fmt_sa(&ss, name, sizeof(name), &port);
+		printf("recv %s %d %s\n", name, port, buf);
+	} else if (!strcmp(argv[0], "local") && argc == 1) {
+		len = sizeof(ss);
+		getsockname(fd, (struct sockaddr *)&ss, &len);
+		fmt_sa(&ss, name, sizeof(name), &port);
+		printf("local %s %d\n", name, port);
+	} else if (!strcmp(argv[0], "broadcast") && argc == 1) {
+		r = 1;
+		if (setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &r, sizeof(r)))
+			fail(errno);
+		else
+			printf("ok\n");
+	} else if (!strcmp(argv[0], "mcast-if") && argc == 2 && family == AF_INET) {
+		struct in_addr a;
+
+		inet_pton(AF_INET, argv[1], &a);
+		if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &a, sizeof(a)))
+			fail(errno);
+		else
+			printf("ok\n");
+	} else if (!strcmp(argv[0], "join") && argc == 3 && family == AF_INET) {
+		struct ip_mreq m;
+
+		inet_pton(AF_INET, argv[1], &m.imr_multiaddr);
+		inet_pton(AF_INET, argv[2], &m.imr_interface);
+		if (setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &m, sizeof(m)))
+			fail(errno);
+		else
+			printf("ok\n");
+	} else {
+		printf("error unknown command %s\n", argv[0]);
+	}
+}
+
+static int udp_script(int family)
+{
+	char line[512];
+	int fd = open_sock(family, SOCK_DGRAM, 0);
+
+	if (fd < 0)
+		return fail(errno);
+	printf("ready\n");
+	while (fgets(line, sizeof(line), stdin)) {
+		if (!strncmp(line, "quit", 4))
+			break;
+		script_cmd(fd, family, line);
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -191,6 +801,28 @@ int main(int argc, char **argv)
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	while (argc > 2 && argv[1][0] == '-' && argv[1][1] && !argv[1][2]) {
+		switch (argv[1][1]) {
+		case 'b': opt_bind = argv[2]; break;
+		case 'p': opt_port = atoi(argv[2]); break;
+		case 'r': opt_route = argv[2]; break;
+		case 't': opt_timeout = atoi(argv[2]); break;
+		case 'P':
+			if (strcmp(argv[2], "udplite"))
+				return fprintf(stderr, "-P: only udplite\n"), 2;
+			opt_dgram_proto = IPPROTO_UDPLITE;
+			break;
+		case 's':
+			opt_strict = 1;
+			argv++, argc--;
+			continue;
+		default:
+			fprintf(stderr, "unknown option %s\n", argv[1]);
+			return 2;
+		}
+		argv += 2;
+		argc -= 2;
+	}
 	if (argc == 4 && !strcmp(argv[1], "tcp"))
 		return exchange(SOCK_STREAM, argv[2], atoi(argv[3]));
 	if (argc == 4 && !strcmp(argv[1], "udp-connect"))
@@ -201,7 +833,23 @@ int main(int argc, char **argv)
 	if (argc == 3 && !strcmp(argv[1], "ping"))
 		return ping(argv[2]);
 	if (argc >= 3 && !strcmp(argv[1], "listen"))
-		return listen_once(atoi(argv[2]), argc > 3);
+		return tcp_sink(argc > 3 ? "::" : "0.0.0.0", atoi(argv[2]));
+	if (argc == 4 && !strcmp(argv[1], "tcp-sink"))
+		return tcp_sink(argv[2], atoi(argv[3]));
+	if (argc == 4 && !strcmp(argv[1], "tfo"))
+		return tfo(argv[2], atoi(argv[3]));
+	if (argc == 4 && !strcmp(argv[1], "uring-connect"))
+		return uring(1, argv[2], atoi(argv[3]));
+	if (argc == 4 && !strcmp(argv[1], "uring-sendto"))
+		return uring(0, argv[2], atoi(argv[3]));
+	if (argc == 5 && !strcmp(argv[1], "ipproto"))
+		return ipproto(atoi(argv[2]), argv[3], atoi(argv[4]));
+	if (argc == 6 && !strcmp(argv[1], "raw6"))
+		return raw6(argv[2], argv[3], argv[4], atoi(argv[5]));
+	if (argc == 6 && !strcmp(argv[1], "raw4"))
+		return raw4(argv[2], argv[3], argv[4], atoi(argv[5]));
+	if (argc == 3 && !strcmp(argv[1], "udp-script"))
+		return udp_script(!strcmp(argv[2], "6") ? AF_INET6 : AF_INET);
 	if (argc == 2 && (!strcmp(argv[1], "raw") || !strcmp(argv[1], "packet"))) {
 		fd = !strcmp(argv[1], "raw") ? socket(AF_INET, SOCK_RAW, IPPROTO_ICMP) :
 					       socket(AF_PACKET, SOCK_RAW, 0);

@@ -1,0 +1,244 @@
+#!/bin/bash
+# Bypass, class 1 (issue 13): the packet's real destination decides, not
+# only the address a process gave to connect() or sendto(). Attacks from
+# real runc containers, each with its allowed twin:
+#  a. connect()/sendto() to 0.0.0.0 and ::, which the kernel sends to a
+#     local address (the bound one, else 127.0.0.1 / ::1);
+#  b. IPv6 routing headers (IPV6_RTHDR, segment routing, unprivileged) and
+#     IPv4 source routes (IP_OPTIONS LSRR/SSRR: this kernel wants
+#     CAP_NET_RAW for them), which send the packet to the first hop;
+#  c. NAT in the container's own netns (a container given CAP_NET_ADMIN):
+#     an output DNAT rule turns an allowed destination into a denied one;
+#  d. `apply`: the next datagram of an already connected UDP socket is
+#     decided by the new profile.
+# Receivers are outside the container: in its netns (loopback) or in a
+# peer netns joined by veth, where nft counts what arrives.
+. "$(dirname "$0")/../lib.sh"
+test_init
+. "$OCB_TOP/tests/attack-lib.sh"
+
+new_netns NS dst
+new_peer PEER dpeer "$NS"
+ip -n "$NS" addr add 10.77.0.1/24 dev ocb0 && ip -n "$NS" addr add fd00:77::1/64 dev ocb0 nodad ||
+	bail "addresses on ocb0"
+for a in 10.77.0.2 10.77.0.3 10.77.0.4; do
+	ip -n "$PEER" addr add "$a/24" dev ocb1 || bail "add $a in $PEER"
+done
+for a in fd00:77::2 fd00:77::3 fd00:77::4; do
+	ip -n "$PEER" addr add "$a/64" dev ocb1 nodad || bail "add $a in $PEER"
+done
+
+profile unspec '{"egress": {"default": "allow", "deny": [
+	{"cidr": "127.0.0.0/8", "proto": "any", "ports": "7101"},
+	{"cidr": "::1", "proto": "any", "ports": "7101"}]}}'
+# 10.77.0.2 and fd00:77::2 are denied; the other peer addresses are not.
+profile peer2 '{"egress": {"default": "allow", "deny": ["10.77.0.2", "fd00:77::2"]}}'
+profile open '{"egress": {"default": "allow"}}'
+profile no-lo1 '{"egress": {"default": "allow", "deny": ["127.0.0.1", "::1"]}}'
+
+# ============================================================ a. 0.0.0.0 and ::
+atk_container U unspec "$NS" unspec || bail "a container with profile unspec starts" "$RUN_ERR"
+ok "a container with profile unspec starts"
+sink S4 "$NS" 127.0.0.1 7101
+sink S4b "$NS" 127.0.0.5 7101
+sink S4ok "$NS" 127.0.0.1 7103
+sink S6 "$NS" ::1 7101
+sink S6ok "$NS" ::1 7103
+
+before=$(stats_sum "$U")
+out=$(in_ctr "$U" tcp 0.0.0.0 7101)
+expect_match "1a: TCP connect to 0.0.0.0:7101 (goes to 127.0.0.1, denied port) fails with EPERM" '^error EPERM' "$out"
+expect_eq "1a: nothing reached 127.0.0.1:7101" 0 "$(conns "$S4")"
+after=$(stats_sum "$U")
+expect_eq "1a: connects_denied counts it" 1 "$(stat_delta "$before" "$after" connects_denied)"
+out=$(in_ctr "$U" -b 127.0.0.5 tcp 0.0.0.0 7101)
+expect_match "1a: bound to 127.0.0.5, TCP connect to 0.0.0.0:7101 fails with EPERM" '^error EPERM' "$out"
+expect_eq "1a: nothing reached 127.0.0.5:7101" 0 "$(conns "$S4b")"
+out=$(in_ctr "$U" tcp :: 7101)
+expect_match "1a: TCP connect to [::]:7101 (goes to ::1) fails with EPERM" '^error EPERM' "$out"
+expect_eq "1a: nothing reached [::1]:7101" 0 "$(conns "$S6")"
+out=$(in_ctr "$U" tcp 0.0.0.0 7103)
+expect_match "1a twin: TCP connect to 0.0.0.0:7103 (allowed port) works" '^ok hello' "$out"
+expect_eq "1a twin: 127.0.0.1:7103 got the connection" 1 "$(conns "$S4ok")"
+out=$(in_ctr "$U" tcp :: 7103)
+expect_match "1a twin: TCP connect to [::]:7103 works" '^ok hello' "$out"
+expect_eq "1a twin: [::1]:7103 got the connection" 1 "$(conns "$S6ok")"
+
+ns_script r4 "$NS" -b 127.0.0.1 -p 7101 udp-script 4
+ns_script r4ok "$NS" -b 127.0.0.1 -p 7103 udp-script 4
+ns_script r6 "$NS" -b ::1 -p 7101 udp-script 6
+ns_script r6ok "$NS" -b ::1 -p 7103 udp-script 6
+ctr_script u4 "$U" udp-script 4
+ctr_script u6 "$U" udp-script 6
+before=$(stats_sum "$U")
+out=$(script_ask u4 "sendto 0.0.0.0 7101 a1")
+expect_none "1a: UDP sendto 0.0.0.0:7101 does not reach 127.0.0.1:7101 (sendto said: $out)" r4
+out=$(script_ask u6 "sendto :: 7101 a2")
+expect_none "1a: UDP sendto [::]:7101 does not reach [::1]:7101 (sendto said: $out)" r6
+after=$(stats_sum "$U")
+expect_eq "1a: the two datagrams are counted as denied (connects/sends/egress denied)" 2 \
+	"$(($(denied_sum "$after") - $(denied_sum "$before")))"
+script_ask u4 "sendto 0.0.0.0 7103 a3" >/dev/null
+expect_recv "1a twin: UDP sendto 0.0.0.0:7103 arrives at 127.0.0.1:7103" r4ok '^recv 127\.0\.0\.1 [0-9]+ a3$'
+script_ask u6 "sendto :: 7103 a4" >/dev/null
+expect_recv "1a twin: UDP sendto [::]:7103 arrives at [::1]:7103" r6ok '^recv ::1 [0-9]+ a4$'
+ctr_script u4c "$U" udp-script 4
+out=$(script_ask u4c "connect 0.0.0.0 7101")
+expect_match "1a: UDP connect to 0.0.0.0:7101 fails with EPERM" '^error EPERM' "$out"
+script_ask u4c "send a5" >/dev/null
+expect_none "1a: nothing from that socket reaches 127.0.0.1:7101" r4
+
+# ============================================================ b. source routes
+# Counted in the peer as they come in (the peer then drops them: it does
+# not accept source routes, which does not matter here).
+nft_counter "$PEER" rt6u ip6 daddr fd00:77::2 udp dport 7201
+nft_counter "$PEER" rt6u2 ip6 daddr fd00:77::3 udp dport 7202
+nft_counter "$PEER" rt6t ip6 daddr fd00:77::2 tcp dport 7203
+nft_counter "$PEER" rt4u ip daddr 10.77.0.2 udp dport 7204
+nft_counter "$PEER" rt4s ip daddr 10.77.0.2 udp dport 7205
+nft_counter "$PEER" rt4u2 ip daddr 10.77.0.3 udp dport 7206
+nft_counter "$PEER" rt4t ip daddr 10.77.0.2 tcp dport 7207
+
+atk_container R peer2 "$NS" peer2 || bail "a container with profile peer2 starts" "$RUN_ERR"
+atk_container RO open "$NS" open || bail "a container with profile open starts" "$RUN_ERR"
+atk_container RR peer2raw "$NS" peer2 CAP_NET_RAW || bail "a container with profile peer2 and CAP_NET_RAW starts" "$RUN_ERR"
+atk_container RRO openraw "$NS" open CAP_NET_RAW || bail "a container with profile open and CAP_NET_RAW starts" "$RUN_ERR"
+ok "containers for the source route attacks start"
+
+# srr_case LABEL COUNTER PROTO CID TWIN_CID NETTOOL-ARGS...: the attack
+# from CID must not reach the counter; from TWIN_CID (no denies) it does.
+srr_case() {
+	local label=$1 counter=$2 proto=$3 cid=$4 twin=$5 c0 c1 c2 out before after
+	shift 5
+	c0=$(nft_packets "$PEER" "$counter")
+	before=$(stats_sum "$cid")
+	out=$(in_ctr "$cid" "$@")
+	c1=$(nft_packets "$PEER" "$counter")
+	after=$(stats_sum "$cid")
+	expect_eq "1b: $label: nothing reaches the first hop (nettool: $out)" 0 $((c1 - c0))
+	if [ "$proto" = udp ]; then
+		expect_eq "1b: $label: the datagram is counted as denied" 1 \
+			"$(($(denied_sum "$after") - $(denied_sum "$before")))"
+	else
+		expect_match "1b: $label: the connect does not succeed" '^error' "$out"
+		expect_gt "1b: $label: the denial is counted" \
+			"$(($(denied_sum "$after") - $(denied_sum "$before")))" 0
+	fi
+	out=$(in_ctr "$twin" "$@")
+	c2=$(nft_packets "$PEER" "$counter")
+	expect_gt "1b twin: $label: under a profile without denies it reaches the first hop" $((c2 - c1)) 0
+}
+srr_case "IPv6 routing header, UDP, first hop denied" rt6u udp "$R" "$RO" \
+	-r fd00:77::2 udp-sendto fd00:77::9 7201
+srr_case "IPv6 routing header, UDP, first hop allowed, second denied" rt6u2 udp "$R" "$RO" \
+	-r fd00:77::3,fd00:77::2 udp-sendto fd00:77::9 7202
+srr_case "IPv6 routing header, TCP, first hop denied" rt6t tcp "$R" "$RO" \
+	-t 1000 -r fd00:77::2 tcp fd00:77::9 7203
+out=$(in_ctr "$R" -r 10.77.0.2 udp-sendto 10.77.0.9 7204)
+expect_match "1b: without CAP_NET_RAW the kernel refuses an IPv4 source route (IP_OPTIONS: EPERM)" \
+	'^error EPERM' "$out"
+srr_case "IPv4 LSRR (CAP_NET_RAW), UDP, first hop denied" rt4u udp "$RR" "$RRO" \
+	-r 10.77.0.2 udp-sendto 10.77.0.9 7204
+srr_case "IPv4 SSRR (CAP_NET_RAW), UDP, first hop denied" rt4s udp "$RR" "$RRO" \
+	-s -r 10.77.0.2 udp-sendto 10.77.0.9 7205
+srr_case "IPv4 LSRR (CAP_NET_RAW), UDP, first hop allowed, second denied" rt4u2 udp "$RR" "$RRO" \
+	-r 10.77.0.3,10.77.0.2 udp-sendto 10.77.0.9 7206
+srr_case "IPv4 LSRR (CAP_NET_RAW), TCP, first hop denied" rt4t tcp "$RR" "$RRO" \
+	-t 1000 -r 10.77.0.2 tcp 10.77.0.9 7207
+
+# ============================================================ c. NAT
+# The container's netns gets output DNAT rules (what a container with
+# CAP_NET_ADMIN could add): allowed 10.77.0.3 / fd00:77::3 become denied
+# 10.77.0.2 / fd00:77::2; port 7303 goes to allowed 10.77.0.4 instead.
+in_ns "$NS" nft -f - <<'EOF' || bail "DNAT rules in the container's netns"
+table inet ocbt-nat {
+	chain out {
+		type nat hook output priority -100; policy accept;
+		ip daddr 10.77.0.3 tcp dport 7301 dnat ip to 10.77.0.2
+		ip daddr 10.77.0.3 udp dport 7302 dnat ip to 10.77.0.2
+		ip daddr 10.77.0.3 tcp dport 7303 dnat ip to 10.77.0.4
+		ip daddr 10.77.0.3 udp dport 7304 dnat ip to 10.77.0.4
+		ip6 daddr fd00:77::3 tcp dport 7301 dnat ip6 to fd00:77::2
+		ip6 daddr fd00:77::3 udp dport 7302 dnat ip6 to fd00:77::2
+		ip6 daddr fd00:77::3 tcp dport 7303 dnat ip6 to fd00:77::4
+	}
+}
+EOF
+defer "in_ns '$NS' nft delete table inet ocbt-nat"
+sink N4 "$PEER" 10.77.0.2 7301
+sink N6 "$PEER" fd00:77::2 7301
+sink N4ok "$PEER" 10.77.0.4 7303
+sink N6ok "$PEER" fd00:77::4 7303
+ns_script n4u "$PEER" -b 10.77.0.2 -p 7302 udp-script 4
+ns_script n6u "$PEER" -b fd00:77::2 -p 7302 udp-script 6
+ns_script n4uok "$PEER" -b 10.77.0.4 -p 7304 udp-script 4
+
+TRACE_LOG=$T_TMP/trace-nat.log
+trace_start "$TRACE_LOG" "$R"
+before=$(stats_sum "$R")
+out=$(in_ctr "$R" -t 1000 tcp 10.77.0.3 7301)
+expect_match "1c: TCP to allowed 10.77.0.3:7301, DNATed to denied 10.77.0.2, does not connect" '^error' "$out"
+expect_eq "1c: nothing reached 10.77.0.2:7301" 0 "$(conns "$N4")"
+out=$(in_ctr "$R" -t 1000 tcp fd00:77::3 7301)
+expect_match "1c: TCP to allowed [fd00:77::3]:7301, DNATed to denied fd00:77::2, does not connect" '^error' "$out"
+expect_eq "1c: nothing reached [fd00:77::2]:7301" 0 "$(conns "$N6")"
+ctr_script nat4 "$R" udp-script 4
+ctr_script nat6 "$R" udp-script 6
+out=$(script_ask nat4 "sendto 10.77.0.3 7302 n1")
+expect_none "1c: UDP sendto 10.77.0.3:7302, DNATed to denied 10.77.0.2, does not arrive ($out)" n4u
+script_ask nat4 "connect 10.77.0.3 7302" >/dev/null
+out=$(script_ask nat4 "send n2")
+expect_none "1c: connected UDP to 10.77.0.3:7302, DNATed, does not arrive ($out)" n4u
+out=$(script_ask nat6 "sendto fd00:77::3 7302 n3")
+expect_none "1c: UDP sendto [fd00:77::3]:7302, DNATed to denied fd00:77::2, does not arrive ($out)" n6u
+after=$(stats_sum "$R")
+expect_gt "1c: egress packets_denied moved" "$(stat_delta "$before" "$after" egress.packets_denied)" 0
+trace_stop
+drops=$(jq -c 'select(.event == "drop" and .verdict == "deny" and .direction == "egress")' "$TRACE_LOG")
+expect_match "1c: trace shows a drop of a packet to 10.77.0.2 port 7301 or 7302" \
+	'"remote":"10\.77\.0\.2"' "$drops" "$(cat "$TRACE_LOG")"
+expect_match "1c: trace shows a drop of a packet to fd00:77::2" '"remote":"fd00:77::2"' "$drops"
+out=$(in_ctr "$R" tcp 10.77.0.3 7303)
+expect_match "1c twin: TCP to 10.77.0.3:7303, DNATed to allowed 10.77.0.4, works" '^ok hello' "$out"
+expect_eq "1c twin: 10.77.0.4:7303 got the connection" 1 "$(conns "$N4ok")"
+out=$(in_ctr "$R" tcp fd00:77::3 7303)
+expect_match "1c twin: TCP to [fd00:77::3]:7303, DNATed to allowed fd00:77::4, works" '^ok hello' "$out"
+expect_eq "1c twin: [fd00:77::4]:7303 got the connection" 1 "$(conns "$N6ok")"
+script_ask nat4 "sendto 10.77.0.3 7304 n4" >/dev/null
+expect_recv "1c twin: UDP to 10.77.0.3:7304, DNATed to allowed 10.77.0.4, arrives" n4uok '^recv 10\.77\.0\.1 [0-9]+ n4$'
+
+# ============================================================ d. apply
+atk_container AP apply "$NS" open || bail "a container with profile open starts (apply)" "$RUN_ERR"
+ns_script ap1 "$NS" -b 127.0.0.1 -p 7401 udp-script 4
+ns_script ap2 "$NS" -b 127.0.0.2 -p 7402 udp-script 4
+ns_script ap6 "$NS" -b ::1 -p 7401 udp-script 6
+ctr_script c1 "$AP" udp-script 4
+ctr_script c2 "$AP" udp-script 4
+ctr_script c6 "$AP" udp-script 6
+expect_eq "1d: connect a UDP socket to 127.0.0.1:7401" "ok connected" "$(script_ask c1 "connect 127.0.0.1 7401")"
+expect_eq "1d: connect a UDP socket to 127.0.0.2:7402" "ok connected" "$(script_ask c2 "connect 127.0.0.2 7402")"
+expect_eq "1d: connect a UDP socket to [::1]:7401" "ok connected" "$(script_ask c6 "connect ::1 7401")"
+script_ask c1 "send d1" >/dev/null
+expect_recv "1d: before apply the datagram arrives" ap1 '^recv 127\.0\.0\.1 [0-9]+ d1$'
+script_ask c6 "send d1" >/dev/null
+expect_recv "1d: before apply the IPv6 datagram arrives" ap6 '^recv ::1 [0-9]+ d1$'
+out=$("$HOOK" "${HOOK_ARGS[@]}" apply "$AP" no-lo1 2>&1)
+expect_match "1d: apply a profile that denies 127.0.0.1 and ::1" "profile no-lo1 applied" "$out"
+before=$(stats_sum "$AP")
+out=$(script_ask c1 "send d2")
+expect_none "1d: after apply the same socket's next datagram does not arrive (send said: $out)" ap1
+out=$(script_ask c6 "send d2")
+expect_none "1d: after apply the IPv6 socket's next datagram does not arrive (send said: $out)" ap6
+after=$(stats_sum "$AP")
+expect_eq "1d: both datagrams are counted as denied" 2 \
+	"$(($(denied_sum "$after") - $(denied_sum "$before")))"
+script_ask c2 "send d3" >/dev/null
+expect_recv "1d twin: a connected socket to 127.0.0.2, allowed by both profiles, still sends" ap2 \
+	'^recv 127\.0\.0\.[0-9]+ [0-9]+ d3$'
+
+for cid in "$U" "$R" "$RO" "$RR" "$RRO" "$AP"; do
+	trunc kill "$cid" KILL >/dev/null 2>&1
+	wait_for 10 test "$(runc_status "$cid")" = stopped
+	check "runc delete $cid" trunc delete "$cid"
+done
+done_testing
