@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Unit tests for hook/profile.c, hook/compile.c and hook/config.c: every
- * rule form, ties and overlaps, bad input, and a randomized comparison
- * of the compiled tries against a naive reading of the profile.
+ * rule form, ties and overlaps, bad input. What compiled profiles decide
+ * is tested on the loaded programs themselves, in test_datapath.c.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -232,205 +232,6 @@ static void test_ties(void **state)
 	policy_free(pol);
 }
 
-/* ---- randomized: the compiled tries against a naive reading ---- */
-
-static bool prefix_match(const __u8 *a, const __u8 *b, unsigned int bits)
-{
-	unsigned int i;
-
-	for (i = 0; i < bits; i++)
-		if ((a[i / 8] ^ b[i / 8]) & (0x80 >> (i % 8)))
-			return false;
-	return true;
-}
-
-static bool rule_matches(const struct rule *r, __u8 dir, __u8 proto, __u16 port, const __u8 *addr)
-{
-	size_t i;
-
-	if (r->dir != dir || !prefix_match(r->addr, addr, r->addr_bits))
-		return false;
-	if (r->tier == TIER_ADDR)
-		return true;
-	if (r->proto == 0) {
-		if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
-			return false;
-	} else if (r->proto == IPPROTO_ICMP) {
-		/* "icmp" is ICMPv6 for IPv6: an IPv4-only CIDR never sees ICMPv6 */
-		static const __u8 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-		bool v4_only = r->addr_bits >= 96 && !memcmp(r->addr, mapped, 12);
-
-		if (proto != IPPROTO_ICMP && (proto != IPPROTO_ICMPV6 || v4_only))
-			return false;
-	} else if (r->proto != proto) {
-		return false;
-	}
-	if (!r->n_ranges)
-		return true;
-	for (i = 0; i < r->n_ranges; i++)
-		if (port >= r->ranges[i].lo && port <= r->ranges[i].hi)
-			return true;
-	return false;
-}
-
-/* What the profile says: longest prefix, then the more specific tier. */
-static __u8 naive_decide(const struct profile *p, __u8 dir, __u8 proto, __u16 port, const __u8 *addr)
-{
-	const struct rule *best = NULL;
-	size_t i;
-
-	for (i = 0; i < p->n_rules; i++) {
-		const struct rule *r = &p->rules[i];
-
-		if (!rule_matches(r, dir, proto, port, addr))
-			continue;
-		if (!best || r->addr_bits > best->addr_bits ||
-		    (r->addr_bits == best->addr_bits && r->tier > best->tier))
-			best = r;
-	}
-	return best ? best->verdict : p->default_verdict[dir];
-}
-
-/* An LPM trie lookup done by hand: the longest entry matching the key. */
-static const void *lpm_lookup(const void *entries, size_t n, size_t stride, const void *key,
-			      size_t key_size)
-{
-	const unsigned char *best = NULL;
-	unsigned int best_len = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		const unsigned char *e = (const unsigned char *)entries + i * stride;
-		unsigned int plen = *(const __u32 *)e;
-
-		(void)key_size;
-		if (prefix_match(e + 4, (const unsigned char *)key + 4, plen) && (!best || plen > best_len)) {
-			best = e;
-			best_len = plen;
-		}
-	}
-	return best;
-}
-
-/* What bpf/ocb.bpf.c decide() computes from the compiled entries. */
-static __u8 compiled_decide(const struct ocb_policy *pol, __u8 dir, __u8 proto, __u16 port, const __u8 *addr)
-{
-	const struct policy_rule_entry *best, *r;
-	const struct policy_port_entry *cls;
-	struct ocb_rule_key key = { 0 };
-	struct ocb_port_key pkey = { 0 };
-	bool has_ports = proto == IPPROTO_TCP || proto == IPPROTO_UDP;
-
-	key.prefixlen = OCB_RULE_KEY_HDR_BITS + 128;
-	key.dir = dir;
-	key.kind = OCB_KIND_ADDR;
-	memcpy(key.addr, addr, 16);
-	best = lpm_lookup(pol->rules, pol->n_rules, sizeof(*pol->rules), &key, sizeof(key));
-	pkey.prefixlen = OCB_PORT_KEY_HDR_BITS + 16;
-	pkey.dir = dir;
-	pkey.proto = proto;
-	pkey.port = htons(has_ports ? port : 0);
-	cls = lpm_lookup(pol->ports, pol->n_ports, sizeof(*pol->ports), &pkey, sizeof(pkey));
-	if (cls) {
-		key.kind = OCB_KIND_CLASS;
-		key.class = (__u16)cls->val.class;
-		r = lpm_lookup(pol->rules, pol->n_rules, sizeof(*pol->rules), &key, sizeof(key));
-		if (r && (!best || r->val.addr_bits >= best->val.addr_bits))
-			best = r;
-	}
-	return best ? best->val.verdict : pol->default_verdict[dir];
-}
-
-static const char *const pool_v4[] = { "0.0.0.0/0", "10.0.0.0/8", "10.1.0.0/16", "10.1.2.0/24", "10.1.2.3",
-				       "10.1.2.128/25", "192.168.0.0/16", "192.168.1.1" };
-static const char *const pool_v6[] = { "::/0", "fc00::/7", "fd00::/8", "fd00::1", "2001:db8::/32" };
-static const char *const pool_ports[] = { "25", "20-30", "53", "1-1024", "1000-2000", "443,8443", "65535" };
-static const char *const pool_proto[] = { "tcp", "udp", "icmp", "any" };
-
-static void random_rule(char *out, size_t size, unsigned int *seed)
-{
-	const char *cidr = rand_r(seed) % 3 ? pool_v4[rand_r(seed) % 8] : pool_v6[rand_r(seed) % 5];
-	int form = rand_r(seed) % 3;
-	const char *proto = pool_proto[rand_r(seed) % 4];
-
-	if (form == 0)
-		snprintf(out, size, "\"%s\"", cidr);
-	else if (form == 1 || !strcmp(proto, "icmp"))
-		snprintf(out, size, "{\"cidr\": \"%s\", \"proto\": \"%s\"}", cidr, proto);
-	else
-		snprintf(out, size, "{\"cidr\": \"%s\", \"proto\": \"%s\", \"ports\": \"%s\"}", cidr, proto,
-			 pool_ports[rand_r(seed) % 7]);
-}
-
-static void random_addr(__u8 addr[16], unsigned int *seed)
-{
-	static const char *const probes[] = { "10.1.2.3", "10.1.2.200", "10.1.3.1", "10.9.9.9", "192.168.1.1",
-					      "192.168.2.2", "8.8.8.8", "fd00::1", "fd00::2", "fc80::1",
-					      "2001:db8::5", "2001:db9::1", "::1" };
-	__u8 bits;
-
-	assert_int_equal(parse_cidr(probes[rand_r(seed) % 13], addr, &bits), 0);
-}
-
-static void test_random_against_naive(void **state)
-{
-	static const __u8 protos[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6, 47 };
-	static const __u16 ports[] = { 1, 19, 20, 25, 30, 31, 53, 443, 999, 1000, 1500, 2000, 2001, 8443, 65535 };
-	unsigned int seed = 12345, round, compiled = 0, decisions = 0;
-
-	(void)state;
-	for (round = 0; round < 400; round++) {
-		char json[8192], rule[256];
-		size_t off = 0;
-		struct ocb_policy *pol;
-		struct profile p;
-		int i, n = 1 + rand_r(&seed) % 10, err;
-
-		off += snprintf(json + off, sizeof(json) - off,
-				"{\"egress\": {\"default\": \"%s\", \"deny\": [",
-				rand_r(&seed) % 2 ? "allow" : "deny");
-		for (i = 0; i < n; i++) {
-			random_rule(rule, sizeof(rule), &seed);
-			off += snprintf(json + off, sizeof(json) - off, "%s%s", i ? ", " : "", rule);
-		}
-		off += snprintf(json + off, sizeof(json) - off, "], \"allow\": [");
-		n = 1 + rand_r(&seed) % 10;
-		for (i = 0; i < n; i++) {
-			random_rule(rule, sizeof(rule), &seed);
-			off += snprintf(json + off, sizeof(json) - off, "%s%s", i ? ", " : "", rule);
-		}
-		snprintf(json + off, sizeof(json) - off, "]}}");
-		assert_int_equal(parse(json, &p), 0);
-		err = policy_compile(&p, "random", &pol);
-		if (err) {
-			/* Only a genuine tie may be refused. */
-			assert_int_equal(err, -EINVAL);
-			assert_non_null(strstr(ocb_err_msg(), "tie"));
-			profile_free(&p);
-			continue;
-		}
-		compiled++;
-		for (i = 0; i < 300; i++) {
-			__u8 addr[16], proto = protos[rand_r(&seed) % 5];
-			__u16 port = ports[rand_r(&seed) % 15];
-			__u8 want, got;
-
-			random_addr(addr, &seed);
-			want = naive_decide(&p, OCB_EGRESS, proto, port, addr);
-			got = compiled_decide(pol, OCB_EGRESS, proto, port, addr);
-			if (want != got)
-				fail_msg("profile %s: proto %u port %u: naive %u, compiled %u", json, proto,
-					 port, want, got);
-			decisions++;
-		}
-		policy_free(pol);
-		profile_free(&p);
-	}
-	/* Most random profiles compile; the comparison must have run. */
-	assert_true(compiled > 100);
-	assert_true(decisions > 30000);
-}
-
 static void test_hundred_thousand_rules(void **state)
 {
 	size_t cap = 100000 * 24 + 64, off = 0;
@@ -598,7 +399,6 @@ int main(void)
 		cmocka_unit_test(test_full_example),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_ties),
-		cmocka_unit_test(test_random_against_naive),
 		cmocka_unit_test(test_hundred_thousand_rules),
 		cmocka_unit_test_setup_teardown(test_config_defaults_and_selection, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_profile_files, setup_dir, teardown_dir),
