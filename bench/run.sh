@@ -409,8 +409,8 @@ scale_teardown() {
 }
 
 scale_state() { # FILE ID PID
-	printf '{"ociVersion":"1.0.2","id":"%s","status":"created","bundle":"/nonexistent/bundle","pid":%d}\n' \
-		"$2" "$3" >"$1"
+	printf '{"ociVersion":"1.0.2","id":"%s","status":"created","bundle":"%s","pid":%d}\n' \
+		"$2" "$STATE_BUNDLE" "$3" >"$1"
 }
 
 # scale_attach N: attaches containers up to number N (prestart each).

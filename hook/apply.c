@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "apply.h"
+#include "attach.h"
 #include "inspect.h"
 #include "log.h"
 #include "ocb_maps.h"
@@ -64,18 +65,29 @@ static int check_fits(const struct pinned_maps *pm, const struct ocb_policy *pol
 	return 0;
 }
 
+/* A profile that denies sockets needs the program that refuses them,
+ * which only an attach loads. */
 static int check_sockets(const char *dir, const struct ocb_policy *pol, const char *id)
 {
+	static const struct {
+		unsigned int bit;
+		enum ocb_link link;
+		const char *what;
+	} needs[] = { { OCB_SOCK_DENY_RAW, OCB_LINK_SOCK_RAW, "raw" },
+		      { OCB_SOCK_DENY_PACKET, OCB_LINK_SOCKETS, "packet" } };
 	char path[PATH_MAX + 32];
 	struct stat st;
+	size_t i;
 
-	if (!pol || !pol->sockets)
-		return 0;
-	snprintf(path, sizeof(path), "%s/sockets", dir);
-	if (stat(path, &st))
-		return ocb_err(-EOPNOTSUPP,
-			       "the profile denies packet or raw sockets, but container %s was started without the socket program; restart the container with this profile",
-			       id);
+	for (i = 0; pol && i < sizeof(needs) / sizeof(needs[0]); i++) {
+		if (!(pol->sockets & needs[i].bit))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, ocb_link_pins[needs[i].link]);
+		if (stat(path, &st))
+			return ocb_err(-EOPNOTSUPP,
+				       "the profile denies %s sockets, but container %s was started without the program that refuses them; restart the container with this profile",
+				       needs[i].what, id);
+	}
 	return 0;
 }
 

@@ -27,10 +27,7 @@
 #include "policy.h"
 
 /* What gets pinned: links by attach point, maps by name. */
-struct link_spec {
-	const char *pin;
-	struct bpf_program *(*prog)(struct ocb *skel);
-};
+typedef struct bpf_program *(*prog_getter)(struct ocb *skel);
 
 #define PROG_GETTER(name)                                        \
 	static struct bpf_program *prog_##name(struct ocb *skel) \
@@ -43,16 +40,24 @@ PROG_GETTER(connect4)
 PROG_GETTER(connect6)
 PROG_GETTER(sendmsg4)
 PROG_GETTER(sendmsg6)
+PROG_GETTER(sock_raw)
 PROG_GETTER(sock_create)
 
-/* "sockets" (the LSM program) comes last: only some profiles load it. */
-static const struct link_spec link_specs[] = {
-	{ "ingress", prog_ingress },	 { "egress", prog_egress },
-	{ "connect4", prog_connect4 },	 { "connect6", prog_connect6 },
-	{ "sendmsg4", prog_sendmsg4 },	 { "sendmsg6", prog_sendmsg6 },
-	{ "sockets", prog_sock_create },
+/* The one table of link pins (inspect.c and apply.c read it too). */
+const char *const ocb_link_pins[OCB_N_LINKS] = {
+	[OCB_LINK_INGRESS] = "ingress",	  [OCB_LINK_EGRESS] = "egress",
+	[OCB_LINK_CONNECT4] = "connect4", [OCB_LINK_CONNECT6] = "connect6",
+	[OCB_LINK_SENDMSG4] = "sendmsg4", [OCB_LINK_SENDMSG6] = "sendmsg6",
+	[OCB_LINK_SOCK_RAW] = "sock_raw", [OCB_LINK_SOCKETS] = "sockets",
 };
-#define N_LINKS (sizeof(link_specs) / sizeof(link_specs[0]))
+
+static const prog_getter link_progs[OCB_N_LINKS] = {
+	[OCB_LINK_INGRESS] = prog_ingress,   [OCB_LINK_EGRESS] = prog_egress,
+	[OCB_LINK_CONNECT4] = prog_connect4, [OCB_LINK_CONNECT6] = prog_connect6,
+	[OCB_LINK_SENDMSG4] = prog_sendmsg4, [OCB_LINK_SENDMSG6] = prog_sendmsg6,
+	[OCB_LINK_SOCK_RAW] = prog_sock_raw, [OCB_LINK_SOCKETS] = prog_sock_create,
+};
+#define N_LINKS OCB_N_LINKS
 
 struct attach_run {
 	const struct attach_opts *opts;
@@ -172,16 +177,18 @@ static int load_programs(struct attach_run *run)
 	err = policy_size_maps(policy, run->skel->maps.rules, run->skel->maps.ports);
 	if (err)
 		return ocb_err(err, "cannot size the policy maps: %s", strerror(-err));
-	if (policy && policy->sockets) {
-		err = host_bpf_lsm_check();
-		if (err)
-			return err;
-	}
-	bpf_program__set_autoload(run->skel->progs.ocb_sock_create, policy && policy->sockets);
+	/* Each program costs verification at every container start: the
+	 * socket programs load only for profiles that use them. Raw sockets
+	 * need no LSM; packet sockets need the lsm_cgroup program. */
+	bpf_program__set_autoload(run->skel->progs.ocb_sock_raw,
+				  policy && (policy->sockets & OCB_SOCK_DENY_RAW));
+	bpf_program__set_autoload(run->skel->progs.ocb_sock_create,
+				  policy && (policy->sockets & OCB_SOCK_DENY_PACKET));
 	err = load_object(run);
-	if (err && policy && policy->sockets)
+	/* Which program failed, libbpf does not say: the probe does. */
+	if (err && policy && (policy->sockets & OCB_SOCK_DENY_PACKET) && host_probe_lsm_cgroup())
 		return ocb_err(err,
-			       "the kernel refused the socket-creation program (BPF LSM, lsm_cgroup/socket_create): %s; this host cannot enforce \"sockets\": remove it from the profile",
+			       "the profile denies packet sockets, but this kernel does not load lsm_cgroup programs (BPF LSM) for the hook: %s; remove \"packet\" from the profile's \"sockets\" (\"raw\": \"deny\" works without the LSM), or run 'oci-cgroup-bpf-hook check'",
 			       strerror(-err));
 	if (err)
 		return ocb_err(err,
@@ -204,6 +211,7 @@ static int write_info(struct attach_run *run)
 	snprintf(info.profile, sizeof(info.profile), "%s",
 		 run->opts->profile ? run->opts->profile : "");
 	snprintf(info.cgroup, sizeof(info.cgroup), "%s", run->cgroup_dir);
+	info.flags = run->opts->info_flags;
 	if (bpf_map_update_elem(bpf_map__fd(run->skel->maps.info), &zero, &info, BPF_ANY))
 		return ocb_err(ocb_errno(), "cannot write the info map: %s", strerror(errno));
 	return 0;
@@ -239,17 +247,17 @@ static int attach_and_pin(struct attach_run *run)
 			return err;
 	}
 	for (i = 0; i < N_LINKS; i++) {
-		struct bpf_program *prog = link_specs[i].prog(run->skel);
+		struct bpf_program *prog = link_progs[i](run->skel);
 
 		if (!bpf_program__autoload(prog))
 			continue;
 		run->links[i] = bpf_program__attach_cgroup(prog, run->cgroup_fd);
 		if (!run->links[i]) {
 			err = ocb_errno();
-			return ocb_err(err, "cannot attach %s to cgroup %s: %s", link_specs[i].pin,
+			return ocb_err(err, "cannot attach %s to cgroup %s: %s", ocb_link_pins[i],
 				       run->cgroup_dir, strerror(-err));
 		}
-		snprintf(path, sizeof(path), "%s/%s", run->staging, link_specs[i].pin);
+		snprintf(path, sizeof(path), "%s/%s", run->staging, ocb_link_pins[i]);
 		err = bpf_link__pin(run->links[i], path);
 		if (err)
 			return ocb_err(err, "cannot pin link %s: %s", path, strerror(-err));

@@ -12,7 +12,24 @@ struct attach_opts {
 	pid_t pid;
 	const struct ocb_policy *policy; /* compiled profile */
 	const char *profile;		 /* its name, for info and logs */
+	unsigned int info_flags;	 /* OCB_INFO_*, recorded in the info map */
 };
+
+/* A container's links, by pin name in ocb_link_pins. The socket links
+ * exist only for profiles that deny raw or packet sockets. */
+enum ocb_link {
+	OCB_LINK_INGRESS,
+	OCB_LINK_EGRESS,
+	OCB_LINK_CONNECT4,
+	OCB_LINK_CONNECT6,
+	OCB_LINK_SENDMSG4,
+	OCB_LINK_SENDMSG6,
+	OCB_LINK_SOCK_RAW, /* cgroup/sock_create: raw IP sockets */
+	OCB_LINK_SOCKETS,  /* lsm_cgroup/socket_create: packet (and raw) sockets */
+	OCB_N_LINKS,
+};
+
+extern const char *const ocb_link_pins[OCB_N_LINKS];
 
 /* Attaches and pins every program for a container: all or nothing. */
 int ocb_attach(const struct attach_opts *opts);

@@ -45,6 +45,9 @@ struct check_run {
 	const struct cli_ctx *ctx;
 	json_t *items; /* JSON output, else NULL */
 	unsigned int failed, warned;
+	/* host_probe_*(): 0 if this host loads the program that refuses
+	 * raw (cgroup/sock_create) or packet (lsm_cgroup) sockets. */
+	int raw_probe, packet_probe;
 };
 
 /* What /proc/self/mountinfo says about cgroups. */
@@ -62,9 +65,11 @@ static void check_usage(FILE *out)
 		"Checks that this host can run the hook: root in the initial user namespace,\n"
 		"kernel version, the BPF syscall, bpffs at --bpffs, cgroup v2 (and, in hybrid\n"
 		"mode, that cgroup v1 net_cls/net_prio do not disable cgroup v2 socket\n"
-		"matching), the program types used, BPF LSM and kernel BTF; then the\n"
-		"configuration directory: config.json and every profile, compiled as an\n"
-		"attach would. Run it after changing profiles.\n"
+		"matching), the program types used, kernel BTF, and which sockets a profile\n"
+		"can refuse here (raw: cgroup/sock_create; packet: lsm_cgroup, the BPF LSM),\n"
+		"found by loading a program; then the configuration directory: config.json,\n"
+		"what privileged_network does on this host, and every profile, compiled as\n"
+		"an attach would. Run it after changing profiles.\n"
 		"One line per item: pass, warn or fail, with what to do. Exits 1 if any\n"
 		"item fails.\n"
 		"\n"
@@ -137,7 +142,7 @@ static void check_kernel(struct check_run *run)
 		     "kernel %s is too old", u.release);
 	else if (major < LSM_CGROUP_MAJOR)
 		emit(run, "kernel", CHECK_WARN,
-		     "profiles with \"sockets\" need Linux 6.0 or later (lsm_cgroup programs)",
+		     "profiles that deny packet sockets need Linux 6.0 or later (lsm_cgroup programs)",
 		     "kernel %s (5.8 or later)", u.release);
 	else
 		emit(run, "kernel", CHECK_PASS, NULL, "kernel %s (5.8 or later)", u.release);
@@ -478,22 +483,34 @@ static void check_map_types(struct check_run *run)
 		     pcpu == 1 ? "supported" : "unusable");
 }
 
-/* Only profiles that deny packet or raw sockets need it. */
-static void check_lsm(struct check_run *run)
+/*
+ * What a profile's "sockets" can refuse here, by loading the programs
+ * (host.c): /sys/kernel/security/lsm may list bpf on a kernel that still
+ * refuses lsm_cgroup programs. Only profiles that deny sockets need them.
+ */
+static void check_socket_layers(struct check_run *run)
 {
-	int active = host_bpf_lsm_active();
+	const struct {
+		const char *key, *pass, *todo, *what;
+		int err;
+	} layers[] = {
+		{ "sock-raw",
+		  "cgroup/sock_create programs load: profiles may deny raw IP sockets (\"raw\": \"deny\")",
+		  "profiles with \"raw\": \"deny\" fail to start here; the kernel needs CONFIG_CGROUP_BPF=y",
+		  "cgroup/sock_create programs do not load", run->raw_probe },
+		{ "sock-packet",
+		  "lsm_cgroup programs load (BPF LSM): profiles may deny packet and XDP sockets (\"packet\": \"deny\")",
+		  "profiles cannot deny packet sockets here (\"packet\": \"deny\" fails to start), so containers holding CAP_NET_RAW can bypass a profile: see privileged_network below; the BPF LSM needs CONFIG_BPF_LSM=y, bpf in lsm=, and a kernel that lets the hook load lsm_cgroup programs",
+		  "lsm_cgroup programs do not load", run->packet_probe },
+	};
+	size_t i;
 
-	if (active == 1)
-		emit(run, "bpf-lsm", CHECK_PASS, NULL,
-		     "BPF LSM active (profiles may deny packet and raw sockets)");
-	else if (active == 0)
-		emit(run, "bpf-lsm", CHECK_WARN,
-		     "only profiles with \"sockets\" need it: add bpf to the kernel's lsm= parameter (CONFIG_BPF_LSM=y)",
-		     "BPF LSM is not active");
-	else
-		emit(run, "bpf-lsm", CHECK_WARN,
-		     "mount securityfs (mount -t securityfs none /sys/kernel/security) to check",
-		     "cannot read " OCB_LSM_LIST ": %s", strerror(-active));
+	for (i = 0; i < sizeof(layers) / sizeof(layers[0]); i++)
+		if (!layers[i].err)
+			emit(run, layers[i].key, CHECK_PASS, NULL, "%s", layers[i].pass);
+		else
+			emit(run, layers[i].key, CHECK_WARN, layers[i].todo, "%s: %s",
+			     layers[i].what, strerror(-layers[i].err));
 }
 
 static void check_btf(struct check_run *run)
@@ -528,16 +545,37 @@ static bool check_config_file(struct check_run *run, struct ocb_config *cfg)
 		     take_err(err, msg, sizeof(msg)));
 	else if (stat(path, &st))
 		emit(run, "config", CHECK_PASS, NULL,
-		     "no %s: built-in defaults (no default profile, on_error refuse)", path);
+		     "no %s: built-in defaults (no default profile, on_error refuse, privileged_network refuse)",
+		     path);
 	else
-		emit(run, "config", CHECK_PASS, NULL, "%s: default profile %s, on_error %s", path,
+		emit(run, "config", CHECK_PASS, NULL,
+		     "%s: default profile %s, on_error %s, privileged_network %s", path,
 		     cfg->default_profile ? cfg->default_profile : "none",
-		     cfg->on_error_allow ? "allow" : "refuse");
+		     cfg->on_error_allow ? "allow" : "refuse",
+		     cfg->privileged_warn ? "warn" : "refuse");
 	return !err;
 }
 
+/* What privileged_network does, given the socket layers of this host. */
+static void check_privileged(struct check_run *run, const struct ocb_config *cfg)
+{
+	const char *raw = run->packet_probe
+				  ? "CAP_NET_RAW (packet sockets cannot be refused here)"
+				  : "CAP_NET_RAW unless its profile denies packet sockets";
+
+	if (cfg->privileged_warn)
+		emit(run, "privileged-network", CHECK_WARN,
+		     "set \"privileged_network\": \"refuse\" (the default) to keep such containers from starting",
+		     "privileged_network warn: a container holding CAP_NET_ADMIN, or %s, starts although its profile can be bypassed ('list' and 'show' flag it)",
+		     raw);
+	else
+		emit(run, "privileged-network", CHECK_PASS, NULL,
+		     "privileged_network refuse: a container whose profile denies anything does not start if it holds CAP_NET_ADMIN, or %s",
+		     raw);
+}
+
 /* Loads and compiles one profile, as an attach would. */
-static void check_profile(struct check_run *run, const char *name, int lsm)
+static void check_profile(struct check_run *run, const char *name)
 {
 	struct ocb_policy *pol = NULL;
 	char msg[1024];
@@ -547,10 +585,14 @@ static void check_profile(struct check_run *run, const char *name, int lsm)
 		emit(run, "profile", CHECK_FAIL,
 		     "fix the profile: containers that use it fail to start", "profile %s: %s",
 		     name, take_err(err, msg, sizeof(msg)));
-	else if (pol->sockets && lsm != 1)
+	else if ((pol->sockets & OCB_SOCK_DENY_PACKET) && run->packet_probe)
 		emit(run, "profile", CHECK_FAIL,
-		     "add bpf to the kernel's lsm= parameter, or remove \"sockets\" from the profile",
-		     "profile %s denies packet or raw sockets, but the BPF LSM is not active: containers that use it fail to start",
+		     "remove \"packet\" from the profile's \"sockets\" (\"raw\": \"deny\" needs no LSM), or boot a kernel that loads lsm_cgroup programs",
+		     "profile %s denies packet sockets, but lsm_cgroup programs do not load here: containers that use it fail to start",
+		     name);
+	else if ((pol->sockets & OCB_SOCK_DENY_RAW) && run->raw_probe)
+		emit(run, "profile", CHECK_FAIL, "remove \"raw\" from the profile's \"sockets\"",
+		     "profile %s denies raw sockets, but cgroup/sock_create programs do not load here: containers that use it fail to start",
 		     name);
 	else
 		emit(run, "profile", CHECK_PASS, NULL,
@@ -574,7 +616,7 @@ static bool profile_file_name(const char *file, char *name, size_t size)
 static void check_profiles(struct check_run *run, const struct ocb_config *cfg)
 {
 	char dir[PATH_MAX + 16], name[NAME_MAX + 1];
-	int lsm = host_bpf_lsm_active(), n, i;
+	int n, i;
 	bool have_default = false;
 	struct dirent **des = NULL;
 
@@ -589,7 +631,7 @@ static void check_profiles(struct check_run *run, const struct ocb_config *cfg)
 			emit(run, "profile", CHECK_WARN, "rename it to a valid profile name",
 			     "%s/%s is never used: not a valid profile name", dir, file);
 		else
-			check_profile(run, name, lsm);
+			check_profile(run, name);
 		have_default |= cfg->default_profile && !strcmp(name, cfg->default_profile);
 	}
 	for (i = 0; i < n; i++)
@@ -607,6 +649,7 @@ static void check_config(struct check_run *run)
 	struct ocb_config cfg;
 
 	if (check_config_file(run, &cfg)) {
+		check_privileged(run, &cfg);
 		check_profiles(run, &cfg);
 		config_free(&cfg);
 	}
@@ -634,7 +677,10 @@ static void run_checks(struct check_run *run)
 	check_prog_type(run, BPF_PROG_TYPE_CGROUP_SOCK_ADDR, "cgroup_sock_addr",
 			"cgroup_sock_addr (connect4/6, sendmsg4/6)");
 	check_map_types(run);
-	check_lsm(run);
+	/* The profiles and privileged_network are judged on these too. */
+	run->raw_probe = host_probe_sock_create();
+	run->packet_probe = host_probe_lsm_cgroup();
+	check_socket_layers(run);
 	check_btf(run);
 	check_config(run);
 }

@@ -32,7 +32,9 @@ static void list_usage(FILE *out)
 	fprintf(out, "Usage: " OCB_NAME " list [--json] [--no-trunc]\n"
 		     "\n"
 		     "The containers attached on this host (pins under BPFFS/" OCB_NAME "/).\n"
-		     "MODE is the live policy's: enforce, or audit (denials only counted).\n"
+		     "MODE is the live policy's: enforce, or audit (denials only counted);\n"
+		     "\",bypassable\": the container holds CAP_NET_RAW or CAP_NET_ADMIN and\n"
+		     "started only because privileged_network is warn: it can get around it.\n"
 		     "STATE is live while the container's cgroup exists, stale once it is gone\n"
 		     "(its pins only hold memory: '" OCB_NAME " gc' removes them).\n"
 		     "Counters are PACKETS/BYTES since attach, summed over CPUs; in audit mode\n"
@@ -106,9 +108,20 @@ static const char *mode_name(const struct list_row *r)
 	return r->conf.mode & OCB_MODE_AUDIT ? "audit" : "enforce";
 }
 
+/* The MODE cell: a policy that can be bypassed says so where it is read. */
+static const char *mode_cell(const struct list_row *r, char *buf, size_t size)
+{
+	const char *mode = mode_name(r);
+
+	if (!r->have_info || !(r->info.flags & OCB_INFO_BYPASSABLE))
+		return mode;
+	snprintf(buf, size, "%s,bypassable", mode ? mode : "?");
+	return buf;
+}
+
 static int add_text_row(struct table *t, const struct list_row *r, const struct list_opts *o)
 {
-	char id[OCB_ID_MAX + 1], when[32], cells[4][48];
+	char id[OCB_ID_MAX + 1], when[32], cells[4][48], mode[32];
 	const char *row[10];
 
 	snprintf(id, sizeof(id), "%s", r->e->id);
@@ -122,7 +135,7 @@ static int add_text_row(struct table *t, const struct list_row *r, const struct 
 	row[0] = id;
 	row[1] = inspect_liveness_name(r->live);
 	row[2] = r->have_info && r->info.profile[0] ? r->info.profile : NULL;
-	row[3] = mode_name(r);
+	row[3] = mode_cell(r, mode, sizeof(mode));
 	row[4] = when;
 	row[5] = r->have_info && r->info.cgroup[0] ? r->info.cgroup : NULL;
 	row[6] = cells[0];

@@ -144,6 +144,8 @@ static void print_header(const struct show_data *d)
 		       (unsigned long long)d->info.cgroup_id);
 		printf("Profile:      %s\n", d->info.profile[0] ? d->info.profile : "-");
 		printf("Attached:     %s\n", when);
+		if (d->info.flags & OCB_INFO_BYPASSABLE)
+			printf("Bypassable:   yes: it holds CAP_NET_RAW or CAP_NET_ADMIN and started because privileged_network is warn; its policy can be got around\n");
 	}
 	if (d->have_policy) {
 		printf("Mode:         %s\n",

@@ -142,6 +142,19 @@ static int parse_allowed(json_t *v, const char *origin, struct ocb_config *cfg)
 	return 0;
 }
 
+/* "refuse" (the default of every such key) or @other: *out says which. */
+static int parse_choice(json_t *v, const char *origin, const char *key, const char *other,
+			bool *out)
+{
+	const char *s = json_is_string(v) ? json_string_value(v) : "";
+
+	if (strcmp(s, "refuse") && strcmp(s, other))
+		return ocb_err(-EINVAL, "%s: \"%s\" must be \"refuse\" or \"%s\"", origin, key,
+			       other);
+	*out = !strcmp(s, other);
+	return 0;
+}
+
 static int parse_config(json_t *root, const char *origin, struct ocb_config *cfg)
 {
 	const char *key;
@@ -162,16 +175,12 @@ static int parse_config(json_t *root, const char *origin, struct ocb_config *cfg
 		} else if (!strcmp(key, "allowed_profiles")) {
 			err = parse_allowed(v, origin, cfg);
 		} else if (!strcmp(key, "on_error")) {
-			const char *s = json_is_string(v) ? json_string_value(v) : "";
-
-			if (strcmp(s, "refuse") && strcmp(s, "allow"))
-				return ocb_err(-EINVAL,
-					       "%s: \"on_error\" must be \"refuse\" or \"allow\"",
-					       origin);
-			cfg->on_error_allow = !strcmp(s, "allow");
+			err = parse_choice(v, origin, key, "allow", &cfg->on_error_allow);
+		} else if (!strcmp(key, "privileged_network")) {
+			err = parse_choice(v, origin, key, "warn", &cfg->privileged_warn);
 		} else {
 			return ocb_err(-EINVAL,
-				       "%s: unknown key \"%s\" (known: default_profile, allowed_profiles, on_error)",
+				       "%s: unknown key \"%s\" (known: default_profile, allowed_profiles, on_error, privileged_network)",
 				       origin, key);
 		}
 		if (err)

@@ -13,6 +13,9 @@ struct ocb_config {
 	char **allowed;	       /* NULL: any installed profile */
 	size_t n_allowed;
 	bool on_error_allow; /* "on_error": "allow" */
+	/* "privileged_network": "warn": a container whose capabilities let
+	 * it bypass its profile starts, flagged; default "refuse". */
+	bool privileged_warn;
 };
 
 int config_load(const char *dir, struct ocb_config *cfg);

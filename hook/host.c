@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Facts about the host that decide what the hook can enforce. */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,34 +35,46 @@ enum host_root host_root_status(void)
 	return HOST_ROOT;
 }
 
-int host_bpf_lsm_active(void)
-{
-	char list[512], *tok, *save = NULL;
-	FILE *f = fopen(OCB_LSM_LIST, "re");
+/* r0 = 1; exit: allows. The probes test what the kernel lets load, not
+ * what a program does. */
+static const struct bpf_insn allow_insns[] = {
+	{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 1 },
+	{ .code = BPF_JMP | BPF_EXIT },
+};
 
-	if (!f)
+static int probe_load(enum bpf_prog_type type, struct bpf_prog_load_opts *opts)
+{
+	int fd = bpf_prog_load(type, "probe", "GPL", allow_insns,
+			       sizeof(allow_insns) / sizeof(allow_insns[0]), opts);
+
+	if (fd < 0)
 		return ocb_errno();
-	if (!fgets(list, sizeof(list), f))
-		list[0] = '\0';
-	fclose(f);
-	list[strcspn(list, "\n")] = '\0';
-	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-		if (!strcmp(tok, "bpf"))
-			return 1;
+	close(fd);
 	return 0;
 }
 
-int host_bpf_lsm_check(void)
+int host_probe_sock_create(void)
 {
-	int active = host_bpf_lsm_active();
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_CGROUP_INET_SOCK_CREATE);
 
-	if (active == 1)
-		return 0;
-	if (active == 0)
-		return ocb_err(-EOPNOTSUPP,
-			       "the profile denies packet or raw sockets, which needs the BPF LSM, and it is not active on this host; add \"bpf\" to the kernel's lsm= parameter, or remove \"sockets\" from the profile");
-	return ocb_err(active,
-		       "the profile denies packet or raw sockets, which needs the BPF LSM, but " OCB_LSM_LIST
-		       " cannot be read (%s); mount securityfs, or remove \"sockets\" from the profile",
-		       strerror(-active));
+	return probe_load(BPF_PROG_TYPE_CGROUP_SOCK, &opts);
+}
+
+/*
+ * Whether the BPF LSM is on cannot be read from /sys/kernel/security/lsm:
+ * a kernel may list "bpf" there and still refuse trampoline-based
+ * programs (some sandboxed hosts let only PID 1 load them). So load one,
+ * on the hook the socket program uses. Attaching is not tried (it needs
+ * a cgroup): a kernel that loaded it and then refused the attach would
+ * fail the container's start with that error, not let it pass.
+ */
+int host_probe_lsm_cgroup(void)
+{
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_LSM_CGROUP);
+	int id = libbpf_find_vmlinux_btf_id("socket_create", BPF_LSM_CGROUP);
+
+	if (id < 0)
+		return id == -ENOENT || id == -ESRCH ? -EOPNOTSUPP : id;
+	opts.attach_btf_id = (__u32)id;
+	return probe_load(BPF_PROG_TYPE_LSM, &opts);
 }

@@ -4,8 +4,6 @@
 
 #include <stdbool.h>
 
-#define OCB_LSM_LIST "/sys/kernel/security/lsm"
-
 enum host_root {
 	HOST_ROOT, /* euid 0 in the initial user namespace */
 	HOST_NOT_ROOT,
@@ -15,9 +13,14 @@ enum host_root {
 /* cgroup BPF needs CAP_SYS_ADMIN in the initial user namespace. */
 enum host_root host_root_status(void);
 
-/* 1 if "bpf" is in the active LSM list, 0 if not, -errno if unknown. */
-int host_bpf_lsm_active(void);
-/* 0 if the BPF LSM is active, else an error saying what to do. */
-int host_bpf_lsm_check(void);
+/*
+ * What this host can refuse, found by loading a two-instruction program
+ * (never from a list the kernel publishes): 0 if it loads, else -errno
+ * (-EOPNOTSUPP: the kernel lacks the hook). No message is recorded.
+ */
+/* cgroup/sock_create: raw IP sockets ("sockets": {"raw": "deny"}). */
+int host_probe_sock_create(void);
+/* lsm_cgroup/socket_create: packet and XDP sockets ("packet": "deny"). */
+int host_probe_lsm_cgroup(void);
 
 #endif

@@ -11,14 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "attach.h"
 #include "inspect.h"
 #include "log.h"
-
-/* The link pins attach.c creates ("sockets" only for some profiles);
- * liveness is read from them. */
-static const char *const link_pins[] = { "ingress",  "egress",	 "connect4", "connect6",
-					 "sendmsg4", "sendmsg6", "sockets" };
-#define N_LINK_PINS (sizeof(link_pins) / sizeof(link_pins[0]))
 
 static int cmp_entry(const void *a, const void *b)
 {
@@ -211,8 +206,10 @@ enum ocb_liveness inspect_liveness(const char *dir, unsigned long long *cgroup_i
 	int err;
 
 	*cgroup_id = 0;
-	for (i = 0; i < N_LINK_PINS; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, link_pins[i]);
+	/* The link pins attach.c creates (the socket links only for some
+	 * profiles): liveness is read from them. */
+	for (i = 0; i < OCB_N_LINKS; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, ocb_link_pins[i]);
 		err = read_link_info(path, &info);
 		if (err) {
 			failed |= err != -ENOENT;

@@ -63,6 +63,9 @@ void fmt_info_json(json_t *o, const struct ocb_info *info)
 			    info->profile[0] ? json_string(info->profile) : json_null());
 	json_object_set_new(o, "attach_time", json_string(when));
 	json_object_set_new(o, "attach_time_ns", json_integer((json_int_t)info->attach_time));
+	/* privileged_network "warn" let it start holding CAP_NET_RAW or
+	 * CAP_NET_ADMIN: its profile can be bypassed. */
+	json_object_set_new(o, "bypassable", json_boolean(info->flags & OCB_INFO_BYPASSABLE));
 }
 
 json_t *fmt_stats_json(const struct ocb_stats *s)

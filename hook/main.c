@@ -16,6 +16,7 @@
 #include "config.h"
 #include "host.h"
 #include "policy.h"
+#include "privnet.h"
 #include "log.h"
 #include "sandbox.h"
 #include "state.h"
@@ -156,7 +157,7 @@ static int stage_attach(const struct options *o, const struct oci_state *st)
 	};
 	struct ocb_policy *pol = NULL;
 	struct ocb_config cfg;
-	int err;
+	int err, refused = 0;
 
 	err = check_host_root();
 	if (err)
@@ -170,12 +171,27 @@ static int stage_attach(const struct options *o, const struct oci_state *st)
 	err = select_policy(o, &cfg, st, &pol, &ao.profile);
 	if (err && cfg.on_error_allow)
 		err = fall_back(o, &cfg, st, &pol, &ao.profile);
+	/*
+	 * A container that could bypass its profile is the administrator's
+	 * call (privileged_network), not an error that on_error excuses:
+	 * "allow" starting it without programs would be the escape the
+	 * refusal closes. It judges the profile the container gets, so a
+	 * fallback to default_profile is refused for the same reason.
+	 */
+	if (!err)
+		err = refused = privnet_check(&(struct privnet_in){ .id = st->id,
+								    .bundle = st->bundle,
+								    .policy = pol,
+								    .profile = ao.profile,
+								    .config_dir = o->config_dir,
+								    .warn = cfg.privileged_warn },
+					      &ao.info_flags);
 	if (!err) {
 		ao.policy = pol;
 		err = ocb_attach(&ao);
 	}
 	/* "on_error": "allow" lets the container start; the error is logged. */
-	if (err && cfg.on_error_allow) {
+	if (err && cfg.on_error_allow && !refused) {
 		ocb_log_warn("container %s starts without our programs (on_error is allow): %s",
 			     st->id, ocb_err_msg()[0] ? ocb_err_msg() : strerror(-err));
 		ocb_err_clear();

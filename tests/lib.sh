@@ -467,12 +467,22 @@ pin_dir() {
 	printf '%s/%s\n' "$PIN_BASE" "${e//./%2e}"
 }
 
+# A bundle whose config.json grants runc's default capabilities (no
+# CAP_NET_RAW, no CAP_NET_ADMIN): the hook reads them at prestart
+# (privileged_network), so hook_state's states name it.
+STATE_BUNDLE=$T_TMP/state-bundle
+mkdir -p "$STATE_BUNDLE" && jq -n '{ociVersion: "1.0.2", process: {capabilities:
+	(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"] as $c
+	 | {bounding: $c, effective: $c, permitted: $c, ambient: $c})}}' >"$STATE_BUNDLE/config.json" ||
+	bail "write $STATE_BUNDLE/config.json"
+
 # hook_state ID PID STATUS [EXTRA]: an OCI state document. PID "-" leaves
 # "pid" out; EXTRA is a JSON object merged in (e.g. '{"root":"/x"}').
 hook_state() {
 	local id=$1 pid=$2 status=$3 extra=${4:-'{}'}
 	jq -nc --arg id "$id" --arg pid "$pid" --arg status "$status" --argjson extra "$extra" \
-		'{ociVersion: "1.0.2", id: $id, status: $status, bundle: "/nonexistent/bundle"}
+		--arg bundle "$STATE_BUNDLE" \
+		'{ociVersion: "1.0.2", id: $id, status: $status, bundle: $bundle}
 		 + (if $pid == "-" then {} else {pid: ($pid | tonumber)} end) + $extra'
 }
 
