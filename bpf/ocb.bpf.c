@@ -986,14 +986,16 @@ int ocb_sock_raw(struct bpf_sock *sk)
 }
 
 /*
- * Packet sockets never reach the IP layer, so no cgroup_skb program sees
- * their traffic, and sock_create does not run for them: only the BPF LSM
- * can deny creating them. Loaded only where the kernel lets it load.
+ * Packet and XDP sockets never reach the IP layer, so no cgroup_skb
+ * program sees their traffic, and sock_create does not run for them: only
+ * the BPF LSM can deny creating them. Loaded only where the kernel lets
+ * it load (not on this project's test hosts, which refuse trampolines).
  */
 SEC("lsm_cgroup/socket_create")
 int BPF_PROG(ocb_sock_create, int family, int type, int protocol, int kern)
 {
-	if (kern)
+	/* Raw IP sockets are ocb_sock_raw's: counted once, refused once. */
+	if (kern || (family != AF_PACKET && family != AF_XDP))
 		return 1;
 	return refuse_socket(family, type, protocol);
 }
