@@ -211,6 +211,9 @@ static int write_info(struct attach_run *run)
 	snprintf(info.profile, sizeof(info.profile), "%s",
 		 run->opts->profile ? run->opts->profile : "");
 	snprintf(info.cgroup, sizeof(info.cgroup), "%s", run->cgroup_dir);
+	/* What a detach compares its state with (detach_owns()). */
+	snprintf(info.bundle, sizeof(info.bundle), "%s",
+		 run->opts->bundle ? run->opts->bundle : "");
 	info.flags = run->opts->info_flags;
 	if (bpf_map_update_elem(bpf_map__fd(run->skel->maps.info), &zero, &info, BPF_ANY))
 		return ocb_err(ocb_errno(), "cannot write the info map: %s", strerror(errno));
@@ -340,25 +343,131 @@ int ocb_attach(const struct attach_opts *opts)
 	return err;
 }
 
-int ocb_detach(const char *bpffs, const char *id)
+enum cg_state { CG_GONE, CG_EMPTY, CG_POPULATED, CG_UNKNOWN };
+
+static const char *const cg_state_names[] = { "gone", "empty", "populated", "unknown" };
+
+/* "populated 0|1" of a cgroup v2 directory's cgroup.events. */
+static enum cg_state cgroup_events_state(const char *cgroup)
+{
+	char path[PATH_MAX + 32], buf[256];
+	const char *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/cgroup.events", cgroup);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		/* Removed since the stat(): gone. */
+		return errno == ENOENT || errno == ENODEV ? CG_GONE : CG_UNKNOWN;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		return errno == ENODEV ? CG_GONE : CG_UNKNOWN;
+	buf[n] = '\0';
+	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (!strncmp(p, "populated 0\n", 12))
+			return CG_EMPTY;
+		if (!strncmp(p, "populated 1\n", 12))
+			return CG_POPULATED;
+	}
+	return CG_UNKNOWN;
+}
+
+/*
+ * The recorded cgroup as a detach finds it: gone (or replaced by a new
+ * cgroup of the same name, another inode), empty, or still populated.
+ */
+static enum cg_state recorded_cgroup_state(const char *dir, const struct ocb_info *info)
+{
+	unsigned long long cgid;
+	struct stat st;
+
+	/* A truncated path cannot be looked at: only the links can tell
+	 * that the cgroup is gone (the kernel clears theirs once it is
+	 * released). */
+	if (!info->cgroup[0] || strlen(info->cgroup) == sizeof(info->cgroup) - 1)
+		return inspect_liveness(dir, &cgid) == OCB_STALE ? CG_GONE : CG_UNKNOWN;
+	if (stat(info->cgroup, &st))
+		return errno == ENOENT ? CG_GONE : CG_UNKNOWN;
+	if (info->cgroup_id && (unsigned long long)st.st_ino != info->cgroup_id)
+		return CG_GONE;
+	return cgroup_events_state(info->cgroup);
+}
+
+/*
+ * Whether the pins of @id in @dir are the detaching container's. An id
+ * is unique only within one runtime's state directory (runc --root, a
+ * podman store, CRI-O beside podman): a second container of the same id
+ * has its prestart refused as "already attached", but its runtime still
+ * runs its poststop. So the pins are ours only if they record our
+ * bundle (when both sides have one) and their cgroup is gone or empty:
+ * runc, crun, podman and CRI-O remove or empty a container's cgroup
+ * before its poststop, while a twin's poststop runs as the owner runs.
+ * When not, says why, once.
+ */
+static bool detach_owns(const char *dir, const char *id, const char *bundle)
+{
+	char want[sizeof(((struct ocb_info *)0)->bundle)];
+	unsigned long long cgid;
+	struct ocb_info info;
+	enum cg_state cg;
+
+	if (inspect_read_info(dir, &info)) {
+		/* Without the record, only links on a released cgroup prove
+		 * that no running container owns the pins. */
+		ocb_err_clear();
+		if (inspect_liveness(dir, &cgid) == OCB_STALE)
+			return true;
+		ocb_log_warn("container %s: pins left in place: their info map cannot be read and their links are on a live cgroup (id %llu); run 'oci-cgroup-bpf-hook gc' once that container is gone",
+			     id, cgid);
+		return false;
+	}
+	info.bundle[sizeof(info.bundle) - 1] = '\0';
+	if (bundle && info.bundle[0]) {
+		snprintf(want, sizeof(want), "%s", bundle);
+		if (strcmp(want, info.bundle)) {
+			ocb_log_warn("container %s: pins left in place: they belong to another container of that id (bundle %s, cgroup %s), not to bundle %s",
+				     id, info.bundle, info.cgroup, bundle);
+			return false;
+		}
+	}
+	cg = recorded_cgroup_state(dir, &info);
+	if (cg == CG_GONE || cg == CG_EMPTY)
+		return true;
+	ocb_log_warn("container %s: pins left in place: their cgroup is %s, so a container of that id still runs (bundle %s, cgroup %s)",
+		     id, cg_state_names[cg], info.bundle[0] ? info.bundle : "-", info.cgroup);
+	return false;
+}
+
+int ocb_detach(const char *bpffs, const char *id, const char *bundle)
 {
 	struct pin_lock lock = { .fd = -1 };
 	struct guard guard = GUARD_INIT;
+	bool ours = true;
 	struct pin_tree tree;
+	char dir[PATH_MAX];
 	int err;
 
 	err = pin_tree_init(&tree, bpffs);
+	if (!err)
+		err = pin_container_dir(&tree, id, dir, sizeof(dir));
 	if (!err)
 		err = pin_lock_id(id, &lock);
 	if (!err) {
 		bool had = pin_exists(&tree, id);
 
+		/* Under the lock: an attach or detach of the id cannot
+		 * change the pins between this look and pin_retire(). */
+		if (had)
+			ours = detach_owns(dir, id, bundle);
 		/* Killed between its rename and its last unlink, pin_retire()
 		 * would leave part of the links attached: guard it. */
-		if (had)
+		if (had && ours)
 			guard_start(&guard, &tree, &lock, id);
-		err = pin_retire(&tree, id);
-		if (!err && had)
+		if (ours)
+			err = pin_retire(&tree, id);
+		if (!err && had && ours)
 			ocb_log_info("detached container %s", id);
 		/* A prestart killed mid-way (a runtime's hook timeout) leaves
 		 * a staging directory whose links keep programs attached. */
@@ -366,6 +475,7 @@ int ocb_detach(const char *bpffs, const char *id)
 			ocb_log_info("some work directories of dead hook processes remain; run gc");
 	}
 	guard_release(&guard);
-	pin_unlock_id(&lock, !err);
+	/* The owner's pins stay, and with them its lock file. */
+	pin_unlock_id(&lock, !err && ours);
 	return err;
 }

@@ -12,6 +12,7 @@ struct attach_opts {
 	pid_t pid;
 	const struct ocb_policy *policy; /* compiled profile */
 	const char *profile;		 /* its name, for info and logs */
+	const char *bundle;		 /* from the state, NULL if absent */
 	unsigned int info_flags;	 /* OCB_INFO_*, recorded in the info map */
 };
 
@@ -33,7 +34,12 @@ extern const char *const ocb_link_pins[OCB_N_LINKS];
 
 /* Attaches and pins every program for a container: all or nothing. */
 int ocb_attach(const struct attach_opts *opts);
-/* Unpins a container's directory; nothing pinned is not an error. */
-int ocb_detach(const char *bpffs, const char *id);
+/*
+ * Unpins a container's directory; nothing pinned is not an error. Ids
+ * are unique only within one runtime's state directory, so the pins are
+ * left alone unless they are proven to be @bundle's container's and its
+ * cgroup is gone or empty (a twin's poststop runs while the owner runs).
+ */
+int ocb_detach(const char *bpffs, const char *id, const char *bundle);
 
 #endif

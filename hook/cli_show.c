@@ -143,6 +143,7 @@ static void print_header(const struct show_data *d)
 		printf("Cgroup:       %s (id %llu)\n", d->info.cgroup,
 		       (unsigned long long)d->info.cgroup_id);
 		printf("Profile:      %s\n", d->info.profile[0] ? d->info.profile : "-");
+		printf("Bundle:       %s\n", d->info.bundle[0] ? d->info.bundle : "-");
 		printf("Attached:     %s\n", when);
 		if (d->info.flags & OCB_INFO_BYPASSABLE)
 			printf("Bypassable:   yes: it holds CAP_NET_RAW or CAP_NET_ADMIN and started because privileged_network is warn; its policy can be got around\n");

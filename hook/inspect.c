@@ -305,6 +305,7 @@ int inspect_read_info(const char *dir, struct ocb_info *info)
 	/* The kernel does not promise a terminated string. */
 	info->profile[sizeof(info->profile) - 1] = '\0';
 	info->cgroup[sizeof(info->cgroup) - 1] = '\0';
+	info->bundle[sizeof(info->bundle) - 1] = '\0';
 	return err;
 }
 

@@ -128,7 +128,7 @@ const char *fmt_proto(unsigned int proto, char *buf, size_t size);
 /* ISO 8601 in UTC, to the second: 2024-05-01T12:00:00Z. */
 void fmt_time_iso(unsigned long long ns, char *buf, size_t size);
 json_t *fmt_stats_json(const struct ocb_stats *s);
-/* Adds the info map's fields (cgroup, profile, attach time) to @o. */
+/* Adds the info map's fields (cgroup, profile, bundle, attach time) to @o. */
 void fmt_info_json(json_t *o, const struct ocb_info *info);
 /* The counters as indented lines of text. */
 void fmt_stats_text(const struct ocb_stats *s, const char *indent, FILE *out);

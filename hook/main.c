@@ -154,6 +154,7 @@ static int stage_attach(const struct options *o, const struct oci_state *st)
 		.bpffs = o->bpffs,
 		.id = st->id,
 		.pid = st->pid,
+		.bundle = st->bundle,
 	};
 	struct ocb_policy *pol = NULL;
 	struct ocb_config cfg;
@@ -208,7 +209,7 @@ static int stage_detach(const struct options *o, const struct oci_state *st)
 	int err = check_host_root();
 
 	if (!err)
-		err = ocb_detach(o->bpffs, st->id);
+		err = ocb_detach(o->bpffs, st->id, st->bundle);
 	if (err) {
 		ocb_report_error(err);
 		ocb_err_clear();

@@ -95,7 +95,11 @@ struct profile {
 static const struct profile profiles[OCB_SANDBOX_COUNT] = {
 	[OCB_SANDBOX_ATTACH] = { "attach", SB_LOCKS | SB_PINS | SB_PIDFD | SB_MOUNT | SB_GUARD,
 				 BPF_READ | BPF_LOAD | CMD(BPF_LINK_CREATE) },
-	[OCB_SANDBOX_DETACH] = { "detach", SB_LOCKS | SB_PINS | SB_KILL0 | SB_GUARD, 0 },
+	/* Reading the info map (and, without it, the links) proves that
+	 * the pins are the detaching container's (detach_owns()). */
+	[OCB_SANDBOX_DETACH] = { "detach", SB_LOCKS | SB_PINS | SB_KILL0 | SB_GUARD,
+				 CMD(BPF_OBJ_GET) | CMD(BPF_OBJ_GET_INFO_BY_FD) |
+					 CMD(BPF_MAP_LOOKUP_ELEM) },
 	[OCB_SANDBOX_APPLY] = { "apply", SB_LOCKS,
 				BPF_READ | CMD(BPF_MAP_UPDATE_ELEM) | CMD(BPF_MAP_DELETE_ELEM) },
 	[OCB_SANDBOX_TRACE] = { "trace", SB_LOCKS | SB_EPOLL, BPF_READ | CMD(BPF_MAP_UPDATE_ELEM) },

@@ -504,15 +504,56 @@ hook_stdin() {
 declare -A _T_DETACH_DEFERRED=()
 
 # run_hook STAGE ID PID STATUS [EXTRA]: hook_state | hook STAGE. An
-# attach stage also registers a detach of ID at exit.
+# attach stage also registers a detach of ID at exit. A detach runs as a
+# runtime's would: with ID's cgroup emptied first (cg_park_for).
 run_hook() {
-	local stage=$1
+	local stage=$1 rc
 	shift
+	T_PARKED=
 	case $stage in
 	prestart | createRuntime) defer_detach "$1" ;;
+	poststop) cg_park_for "$1" ;;
+	"") [ "${3:-}" = stopped ] && cg_park_for "$1" ;;
 	esac
 	hook_state "$@" >"$T_TMP/state.json" || bail "build a state for $*"
 	hook_stdin "$stage" <"$T_TMP/state.json"
+	rc=$?
+	[ -n "$T_PARKED" ] && cg_unpark "$T_PARKED"
+	return "$rc"
+}
+
+# cg_park_for ID: runtimes empty or remove a container's cgroup before its
+# poststop, and the hook leaves pins whose cgroup still has processes:
+# they may be another running container's of the same id (detach_owns in
+# hook/attach.c). A test that plays the runtime by hand with a `sleep`
+# standing for the container does the same: the processes of the cgroup
+# that ID's info map records (one of ours) wait in CG-parked; sets
+# T_PARKED to CG. cg_unpark CG puts them back. Tests of that rule itself
+# use hook_stdin.
+cg_park_for() {
+	local cg pid
+	T_PARKED=
+	cg=$(bpftool -j map dump pinned "$(pin_dir "$1")/info" 2>/dev/null |
+		jq -r '.[0].formatted.value.cgroup // empty' 2>/dev/null)
+	case $cg in "$CG2_MNT/$T"-*) [[ $cg != *..* ]] || return 0 ;; *) return 0 ;; esac
+	[ -d "$cg" ] && ! cg_unpopulated "$cg" || return 0
+	if [ ! -d "$cg-parked" ]; then
+		mkdir "$cg-parked" || return 0
+		defer "remove_cgroup '$cg-parked'"
+	fi
+	for pid in $(cat "$cg/cgroup.procs" 2>/dev/null); do
+		echo "$pid" >"$cg-parked/cgroup.procs" 2>/dev/null
+	done
+	wait_for 5 cg_unpopulated "$cg"
+	T_PARKED=$cg
+}
+
+cg_unpark() {
+	local pid
+	_assert_ours_cg "$1"
+	for pid in $(cat "$1-parked/cgroup.procs" 2>/dev/null); do
+		echo "$pid" >"$1/cgroup.procs" 2>/dev/null
+	done
 }
 
 # defer_detach ID: at exit, poststop ID and remove whatever is left.
@@ -757,13 +798,15 @@ _runc_defer_cleanup() {
 	defer runc_cleanup_all
 }
 
+# runc_cleanup_all [ROOT]: every container under ROOT (a runc --root of
+# ours; default RUNC_ROOT) killed and deleted, then ROOT removed.
 runc_cleanup_all() {
-	local id
-	for id in $(trunc list -q 2>/dev/null); do
-		trunc kill "$id" KILL 2>/dev/null
-		timeout 20 runc --root "$RUNC_ROOT" delete -f "$id" 2>/dev/null
+	local id root=${1:-$RUNC_ROOT}
+	for id in $(runc --root "$root" list -q 2>/dev/null); do
+		runc --root "$root" kill "$id" KILL 2>/dev/null
+		timeout 20 runc --root "$root" delete -f "$id" 2>/dev/null
 	done
-	rm -rf "$RUNC_ROOT"
+	rm -rf "$root"
 }
 
 # remove_runc_cgroup NAME: the cgroup runc made for cgroupsPath /NAME

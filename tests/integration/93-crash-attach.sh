@@ -56,8 +56,11 @@ fresh_bpffs() {
 }
 
 hook() { # STAGE STATE: the hook, quiet; sets RC and ERR
+	# A poststop finds the cgroup empty, as after a runtime's teardown.
+	[ "$1" = poststop ] && cg_park_for "$ID"
 	"$HOOK" "${HOOK_ARGS[@]}" "$1" <"$2" >/dev/null 2>"$T_TMP/err"
 	RC=$?
+	[ "$1" = poststop ] && [ -n "$T_PARKED" ] && cg_unpark "$T_PARKED"
 	ERR=$(cat "$T_TMP/err")
 }
 
@@ -83,12 +86,15 @@ work_dirs() {
 # killed_at SYSCALL N STAGE STATE: the hook, killed as it enters the Nth
 # SYSCALL; RC is 137 if it was.
 killed_at() {
+	[ "$3" = poststop ] && cg_park_for "$ID"
 	# A subshell that waits (not execs): its "Killed" notice is dropped.
 	# LeakSanitizer (a SANITIZE=1 build) cannot work under ptrace.
 	(ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -qq -o /dev/null -e trace="$1" -e inject="$1:signal=KILL:when=$2" \
 		"$HOOK" "${HOOK_ARGS[@]}" "$3" <"$4" >/dev/null 2>&1; exit $?) 2>/dev/null
 	RC=$?
 	wait_guard
+	[ "$3" = poststop ] && [ -n "$T_PARKED" ] && cg_unpark "$T_PARKED"
+	return 0
 }
 
 # The guard of a killed hook holds the container's lock until it has

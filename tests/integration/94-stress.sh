@@ -36,8 +36,13 @@ new_netns NS net
 # Workers' cgroups, processes and states.
 for ((w = 1; w <= WORKERS + SHARED; w++)); do
 	new_cgroup "CG_$w" "w$w"
+	# Where the process waits while poststop runs: runtimes empty a
+	# container's cgroup before poststop, and the hook leaves the pins of
+	# a populated one (another container of that id may own them).
+	new_cgroup "CGP_$w" "w$w-parked"
 	cg=CG_$w
 	start_in_ns_cg WPID "$NS" "${!cg}"
+	printf -v "WPID_$w" '%s' "$WPID"
 	id=$T.w$w
 	[ "$w" -gt "$WORKERS" ] && id=$T.shared
 	hook_state "$id" "$WPID" created >"$T_TMP/attach-$w.json"
@@ -46,10 +51,20 @@ for ((w = 1; w <= WORKERS + SHARED; w++)); do
 	defer_detach "$id"
 done
 
+# in_cg W: worker W's process back in its cgroup; parked W: out of it.
+in_cg() {
+	local cg=CG_$1 pid=WPID_$1
+	echo "${!pid}" >"${!cg}/cgroup.procs"
+}
+parked() {
+	local cg=CGP_$1 pid=WPID_$1
+	echo "${!pid}" >"${!cg}/cgroup.procs"
+}
+
 # The pin tree and the kernel's objects before: the shared trace maps
 # exist once anything attached, so one attach and detach come first.
-"$HOOK" "${HOOK_ARGS[@]}" prestart <"$T_TMP/attach-1.json" >/dev/null 2>&1 &&
-	"$HOOK" "${HOOK_ARGS[@]}" poststop <"$T_TMP/detach-1.json" >/dev/null 2>&1 ||
+"$HOOK" "${HOOK_ARGS[@]}" prestart <"$T_TMP/attach-1.json" >/dev/null 2>&1 && parked 1 &&
+	"$HOOK" "${HOOK_ARGS[@]}" poststop <"$T_TMP/detach-1.json" >/dev/null 2>&1 && in_cg 1 ||
 	bail "a first attach and detach"
 tree() {
 	(cd "$BPFFS" && find . | sort)
@@ -80,8 +95,10 @@ worker() {
 			echo "cycle $i: attach failed: $out"
 			continue
 		fi
+		parked "$w"
 		out=$("$HOOK" "${HOOK_ARGS[@]}" poststop <"$T_TMP/detach-$w.json" 2>&1)
 		[ $? -eq 0 ] && [ -z "$out" ] || echo "cycle $i: detach: $out"
+		in_cg "$w"
 	done >"$T_TMP/fail-$w"
 }
 
@@ -104,8 +121,10 @@ shared_worker() {
 		# Nobody else detaches what we won: the pins must be ours.
 		got=$(bpftool -j link show pinned "$(pin_dir "$T.shared")/ingress" 2>/dev/null | jq -r .cgroup_id)
 		[ "$got" = "$mine" ] || echo "cycle $i: won, but the pinned links are on cgroup $got, not $mine"
+		parked "$w"
 		out=$("$HOOK" "${HOOK_ARGS[@]}" poststop <"$T_TMP/detach-$w.json" 2>&1)
 		[ $? -eq 0 ] && [ -z "$out" ] || echo "cycle $i: detach: $out"
+		in_cg "$w"
 	done >"$T_TMP/fail-$w"
 	echo "$wins $losses" >"$T_TMP/score-$w"
 }
