@@ -527,25 +527,38 @@ run_hook() {
 # they may be another running container's of the same id (detach_owns in
 # hook/attach.c). A test that plays the runtime by hand with a `sleep`
 # standing for the container does the same: the processes of the cgroup
-# that ID's info map records (one of ours) wait in CG-parked; sets
-# T_PARKED to CG. cg_unpark CG puts them back. Tests of that rule itself
-# use hook_stdin.
+# that ID's info map records (one of ours) wait in CG-parked (cg_park).
+# Tests of that rule itself use hook_stdin.
 cg_park_for() {
-	local cg pid
+	local cg
 	T_PARKED=
 	cg=$(bpftool -j map dump pinned "$(pin_dir "$1")/info" 2>/dev/null |
 		jq -r '.[0].formatted.value.cgroup // empty' 2>/dev/null)
-	case $cg in "$CG2_MNT/$T"-*) [[ $cg != *..* ]] || return 0 ;; *) return 0 ;; esac
-	[ -d "$cg" ] && ! cg_unpopulated "$cg" || return 0
-	if [ ! -d "$cg-parked" ]; then
-		mkdir "$cg-parked" || return 0
-		defer "remove_cgroup '$cg-parked'"
-	fi
-	for pid in $(cat "$cg/cgroup.procs" 2>/dev/null); do
-		echo "$pid" >"$cg-parked/cgroup.procs" 2>/dev/null
+	case $cg in "$CG2_MNT/$T"-*) [[ $cg != *..* ]] && cg_park "$cg" ;; esac
+	return 0
+}
+
+# cg_parking CG: the cgroup CG-parked, made (and removed at exit) once.
+cg_parking() {
+	_assert_ours_cg "$1-parked"
+	[ -d "$1-parked" ] && return 0
+	mkdir "$1-parked" || return 1
+	defer "remove_cgroup '$1-parked'"
+}
+
+# cg_park CG: every process of CG (one of ours) moves to CG-parked, as
+# the container's would leave it before poststop; sets T_PARKED to CG.
+# cg_unpark CG puts them back.
+cg_park() {
+	local pid
+	T_PARKED=
+	_assert_ours_cg "$1"
+	[ -d "$1" ] && ! cg_unpopulated "$1" && cg_parking "$1" || return 0
+	for pid in $(cat "$1/cgroup.procs" 2>/dev/null); do
+		echo "$pid" >"$1-parked/cgroup.procs" 2>/dev/null
 	done
-	wait_for 5 cg_unpopulated "$cg"
-	T_PARKED=$cg
+	wait_for 5 cg_unpopulated "$1"
+	T_PARKED=$1
 }
 
 cg_unpark() {

@@ -168,8 +168,10 @@ refuse "no stage, no status" 'no stage given' "" "$ID" < <(state "$ID" "$PID" | 
 run_hook prestart "$ID" "$PID" created
 expect_hook_ok "prestart (before a stageless stop)"
 check_attached "prestart" "$ID" "$CG"
+cg_park "$CG"
 hook_stdin "" < <(state "$ID" 0 stopped)
 expect_hook_ok "no stage, status stopped: exits 0"
+cg_unpark "$CG"
 assert_nothing_left "no stage, status stopped" "$ID" "$CG"
 
 # Usage errors exit 2.

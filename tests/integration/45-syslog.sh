@@ -13,6 +13,8 @@ defer_detach "$ID"
 hook_state "$ID" "$PID" creating >"$T_TMP/attach.json"
 hook_state "$ID" - stopped >"$T_TMP/detach.json"
 hook_state "$ID" "$PID" creating '{"annotations": {"oci-cgroup-bpf-hook/profile": "missing"}}' >"$T_TMP/bad.json"
+# Before the detach the process leaves the cgroup, as a runtime empties it.
+cg_parking "$CG" || bail "create $CG-parked"
 
 # Inside the namespace: a datagram socket at /dev/log, then the hook three
 # times (attach, a refused attach, detach); the log lands in $T_TMP/syslog.
@@ -23,9 +25,10 @@ unshare -m --propagation private sh -c '
 	i=0; while [ ! -S /dev/log ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 	"$2" prestart <"$1/attach.json"; echo "attach $?" >"$1/rc"
 	"$2" --config-dir "$1/cfg" prestart <"$1/bad.json"; echo "bad $?" >>"$1/rc"
+	echo "$3" >"$4-parked/cgroup.procs"
 	"$2" poststop <"$1/detach.json"; echo "detach $?" >>"$1/rc"
 	sleep 0.3; kill $sock
-' sh "$T_TMP" "$HOOK" 2>"$T_TMP/stderr"
+' sh "$T_TMP" "$HOOK" "$PID" "$CG" 2>"$T_TMP/stderr"
 
 expect_eq "the three runs exit 0, 1, 0" "attach 0 bad 1 detach 0" "$(tr '\n' ' ' <"$T_TMP/rc" | sed 's/ $//')"
 log=$(tr '\0' '\n' <"$T_TMP/syslog" 2>/dev/null)

@@ -77,6 +77,8 @@ paused_stage() {
 	defer "bg_stop $holder"
 	wait_for 5 sh -c "flock -n '$lock' true; [ \$? -ne 0 ]" || bail "hold the lock $lock"
 	hook_state "$ID" "$pid" "$status" >"$T_TMP/$stage.json"
+	# A poststop finds the cgroup empty, as after a runtime's teardown.
+	[ "$stage" = poststop ] && cg_park "$CG"
 	"$HOOK" "${HOOK_ARGS[@]}" "$stage" <"$T_TMP/$stage.json" >"$T_TMP/$stage.out" 2>&1 &
 	hp=$!
 	defer "bg_stop $hp"
@@ -89,6 +91,8 @@ paused_stage() {
 	kill $(cat "/proc/$holder/task/$holder/children" 2>/dev/null) "$holder"
 	wait "$hp"
 	expect_eq "$stage completes once the lock is free" 0 "$?" "$(cat "$T_TMP/$stage.out")"
+	[ "$stage" = poststop ] && cg_unpark "$CG"
+	return 0
 }
 defer_detach "$ID"
 paused_stage prestart created "$PID"
@@ -245,7 +249,9 @@ expect_eq "attach with --bpffs an empty directory: mounts bpffs there (filter le
 	"$(cat "$T_TMP/mount.out")"
 expect_eq "  it is a bpffs now" bpf_fs "$(stat -f -c %T "$EMPTY" 2>/dev/null)"
 expect_eq "  and the programs are on the cgroup" 6 "$(ocb_progs_on "$CG" | wc -l)"
+cg_park "$CG"
 hook_state "$ID2" 0 stopped | "$HOOK" --bpffs "$EMPTY" poststop
+cg_unpark "$CG"
 expect_eq "  poststop there" "" "$(ocb_progs_on "$CG" | tr '\n' ' ')"
 expect_eq "  nothing pinned there" "" "$(ls "$EMPTY/oci-cgroup-bpf-hook" 2>/dev/null)"
 rm -f "$LOCK_DIR/$ID2"

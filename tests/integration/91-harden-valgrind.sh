@@ -175,6 +175,8 @@ expect_match "  list shows the container" "^$T\.vg +live +vg " "$VG_OUT"
 vg "show" 0 /dev/null show "$ID"
 vg "stats --json" 0 /dev/null stats --json
 vg "a second prestart of the same id (refused)" 1 "$T_TMP/attach.json" prestart
+cg_park "$CG"
 vg "poststop" 0 "$T_TMP/detach.json" poststop
+cg_unpark "$CG"
 assert_nothing_left "detached under valgrind" "$ID" "$CG"
 done_testing
