@@ -24,7 +24,7 @@ const char *fmt_proto(unsigned int proto, char *buf, size_t size)
 	static const struct {
 		unsigned int nr;
 		const char *name;
-	} names[] = { { 1, "icmp" },	{ 6, "tcp" },	 { 17, "udp" },
+	} names[] = { { 1, "icmp" },	{ 6, "tcp" },	 { 17, "udp" },	    { 33, "dccp" },
 		      { 58, "icmpv6" }, { 132, "sctp" }, { 136, "udplite" } };
 	size_t i;
 
