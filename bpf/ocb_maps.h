@@ -131,10 +131,13 @@ struct ocb_active {
 };
 
 /* ocb_info.flags */
-#define OCB_INFO_BYPASSABLE                                      \
-	0x1 /* privileged_network "warn": the container holds    \
-	     * CAP_NET_RAW or CAP_NET_ADMIN and this host cannot \
-	     * stop packet sockets: its policy can be bypassed */
+#define OCB_INFO_BYPASSABLE                                                            \
+	0x1			  /* privileged_network "warn": the container holds    \
+				   * CAP_NET_RAW or CAP_NET_ADMIN and this host cannot \
+				   * stop packet sockets: its policy can be bypassed */
+#define OCB_INFO_NET_RAW 0x2	  /* its bundle grants CAP_NET_RAW */
+#define OCB_INFO_NET_ADMIN 0x4	  /* its bundle grants CAP_NET_ADMIN */
+#define OCB_INFO_CAPS_UNKNOWN 0x8 /* its bundle could not be read: both assumed */
 
 /* What the hook recorded at attach time: the one element of `info`. */
 struct ocb_info {

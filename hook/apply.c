@@ -15,6 +15,7 @@
 #include "ocb_maps.h"
 #include "pin.h"
 #include "policy.h"
+#include "privnet.h"
 
 struct pinned_maps {
 	struct policy_maps m;
@@ -91,48 +92,86 @@ static int check_sockets(const char *dir, const struct ocb_policy *pol, const ch
 	return 0;
 }
 
-static int update_info_profile(int fd, const char *profile)
+/*
+ * Judges the new profile as prestart judged the first one: a container
+ * whose capabilities could bypass it is refused, or flagged with "warn"
+ * (privnet.c). The capabilities are those recorded at attach.
+ */
+static int check_privileged(const struct ocb_info *info, const struct apply_opts *o,
+			    unsigned int *flags)
 {
-	struct ocb_info info;
-	__u32 zero = 0;
-
-	if (bpf_map_lookup_elem(fd, &zero, &info))
-		return ocb_errno();
-	snprintf(info.profile, sizeof(info.profile), "%s", profile);
-	return bpf_map_update_elem(fd, &zero, &info, BPF_ANY) ? ocb_errno() : 0;
+	*flags = info->flags;
+	return privnet_check(&(struct privnet_in){ .id = o->id,
+						   .caps = info->flags &
+							   (OCB_INFO_NET_RAW | OCB_INFO_NET_ADMIN |
+							    OCB_INFO_CAPS_UNKNOWN),
+						   .why = "its capabilities could not be read when it started",
+						   .policy = o->policy,
+						   .profile = o->profile,
+						   .config_dir = o->config_dir,
+						   .warn = o->privileged_warn,
+						   /* check_sockets() made sure the program is
+						      there. */
+						   .packet_program = 1 },
+			     flags);
 }
 
-int ocb_apply(const char *bpffs, const char *id, const struct ocb_policy *pol, const char *profile)
+static int update_info(int fd, struct ocb_info *info, const char *profile, unsigned int flags)
+{
+	__u32 zero = 0;
+
+	snprintf(info->profile, sizeof(info->profile), "%s", profile);
+	info->flags = flags;
+	return bpf_map_update_elem(fd, &zero, info, BPF_ANY) ? ocb_errno() : 0;
+}
+
+static int read_info(int fd, struct ocb_info *info, const char *id)
+{
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(fd, &zero, info))
+		return ocb_err(ocb_errno(), "cannot read the info map of %s: %s", id,
+			       strerror(errno));
+	return 0;
+}
+
+int ocb_apply(const struct apply_opts *o)
 {
 	struct pinned_maps pm = { { -1, -1, -1, -1 }, -1 };
 	struct pin_lock lock = { .fd = -1 };
+	struct ocb_info info;
 	struct pin_tree tree;
+	unsigned int flags = 0;
 	char dir[PATH_MAX];
 	int err;
 
-	err = pin_tree_init(&tree, bpffs);
+	err = pin_tree_init(&tree, o->bpffs);
 	if (!err)
-		err = pin_container_dir(&tree, id, dir, sizeof(dir));
+		err = pin_container_dir(&tree, o->id, dir, sizeof(dir));
 	if (!err)
-		err = pin_lock_id(id, &lock);
+		err = pin_lock_id(o->id, &lock);
 	if (err)
 		return err;
-	if (!pin_exists(&tree, id)) {
-		err = ocb_err(-ENOENT, "container %s is not attached", id);
+	if (!pin_exists(&tree, o->id)) {
+		err = ocb_err(-ENOENT, "container %s is not attached", o->id);
 		goto out;
 	}
 	err = open_maps(dir, &pm);
 	if (!err)
-		err = check_fits(&pm, pol, id);
+		err = check_fits(&pm, o->policy, o->id);
 	if (!err)
-		err = check_sockets(dir, pol, id);
+		err = check_sockets(dir, o->policy, o->id);
 	if (!err)
-		err = policy_switch(pol, &pm.m);
-	if (!err && update_info_profile(pm.info, profile))
-		ocb_log_warn("container %s: the policy is applied but its recorded profile name is not",
-			     id);
+		err = read_info(pm.info, &info, o->id);
 	if (!err)
-		ocb_log_info("applied profile %s to container %s", profile, id);
+		err = check_privileged(&info, o, &flags);
+	if (!err)
+		err = policy_switch(o->policy, &pm.m);
+	if (!err && update_info(pm.info, &info, o->profile, flags))
+		ocb_log_warn("container %s: the policy is applied but its recorded profile name and flags are not",
+			     o->id);
+	if (!err)
+		ocb_log_info("applied profile %s to container %s", o->profile, o->id);
 out:
 	close_maps(&pm);
 	pin_unlock_id(&lock, false);

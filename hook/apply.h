@@ -2,9 +2,21 @@
 #ifndef OCB_APPLY_H
 #define OCB_APPLY_H
 
+#include <stdbool.h>
+
 struct ocb_policy;
 
-/* Switches a running container to @pol (named @profile), atomically. */
-int ocb_apply(const char *bpffs, const char *id, const struct ocb_policy *pol, const char *profile);
+struct apply_opts {
+	const char *bpffs;
+	const char *id;
+	const struct ocb_policy *policy; /* NULL: accounting only */
+	const char *profile;		 /* its name */
+	const char *config_dir;		 /* for messages */
+	bool privileged_warn;		 /* "privileged_network": "warn" */
+};
+
+/* Switches a running container to @o->policy, atomically, unless its
+ * capabilities would let it bypass that policy (privnet.c). */
+int ocb_apply(const struct apply_opts *o);
 
 #endif

@@ -19,7 +19,8 @@ static void apply_usage(FILE *out)
 		     "Switches a running container to another installed profile, atomically:\n"
 		     "the new rules are loaded beside the live ones and take over with one\n"
 		     "write. The checks of container start apply (allowed_profiles, file\n"
-		     "ownership and modes). ID may be a unique prefix.\n");
+		     "ownership and modes, privileged_network on the capabilities recorded\n"
+		     "at start). ID may be a unique prefix.\n");
 }
 
 int cmd_apply(const struct cli_ctx *ctx, int argc, char **argv)
@@ -50,7 +51,12 @@ int cmd_apply(const struct cli_ctx *ctx, int argc, char **argv)
 	if (!err)
 		err = inspect_resolve(&entries, argv[first], &entry);
 	if (!err)
-		err = ocb_apply(ctx->bpffs, entry->id, pol, name);
+		err = ocb_apply(&(struct apply_opts){ .bpffs = ctx->bpffs,
+						      .id = entry->id,
+						      .policy = pol,
+						      .profile = name,
+						      .config_dir = ctx->config_dir,
+						      .privileged_warn = cfg.privileged_warn });
 	if (!err)
 		printf("%s: profile %s applied\n", entry->id, name);
 	inspect_entries_free(&entries);

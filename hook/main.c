@@ -159,6 +159,7 @@ static int stage_attach(const struct options *o, const struct oci_state *st)
 	struct ocb_policy *pol = NULL;
 	struct ocb_config cfg;
 	int err, refused = 0;
+	char why[256] = "";
 
 	err = check_host_root();
 	if (err)
@@ -179,14 +180,19 @@ static int stage_attach(const struct options *o, const struct oci_state *st)
 	 * refusal closes. It judges the profile the container gets, so a
 	 * fallback to default_profile is refused for the same reason.
 	 */
-	if (!err)
+	if (!err) {
+		/* Recorded whatever the profile: apply judges the next one. */
+		ao.info_flags = privnet_read_caps(st->bundle, why, sizeof(why));
 		err = refused = privnet_check(&(struct privnet_in){ .id = st->id,
-								    .bundle = st->bundle,
+								    .caps = ao.info_flags,
+								    .why = why,
 								    .policy = pol,
 								    .profile = ao.profile,
 								    .config_dir = o->config_dir,
-								    .warn = cfg.privileged_warn },
+								    .warn = cfg.privileged_warn,
+								    .packet_program = -1 },
 					      &ao.info_flags);
+	}
 	if (!err) {
 		ao.policy = pol;
 		err = ocb_attach(&ao);

@@ -37,8 +37,8 @@
 /* Runtimes write a few KiB; Kubernetes caps annotations at 256 KiB. */
 #define BUNDLE_CONFIG_MAX (4 * 1024 * 1024)
 
-#define CAP_RAW 0x1
-#define CAP_ADMIN 0x2
+#define CAP_RAW OCB_INFO_NET_RAW
+#define CAP_ADMIN OCB_INFO_NET_ADMIN
 
 bool privnet_can_deny(const struct ocb_policy *pol)
 {
@@ -210,42 +210,63 @@ static void why_text(unsigned int bypass, int lsm, char *buf, size_t size)
 		snprintf(buf, size, "%s", bypass & CAP_RAW ? raw : admin);
 }
 
-int privnet_check(const struct privnet_in *in, unsigned int *info_flags)
+unsigned int privnet_read_caps(const char *bundle, char *why, size_t size)
 {
-	char path[4096 + 16], why[512];
-	unsigned int caps = CAP_RAW | CAP_ADMIN, bypass;
-	const char *profile = in->profile ? in->profile : "-";
+	char path[4096 + 16];
+	unsigned int caps = 0;
 	size_t len = 0;
 	char *buf = NULL;
-	int err, lsm = 0;
+	int err;
 
-	if (!privnet_can_deny(in->policy))
-		return 0;
-	err = read_bundle_config(in->bundle, path, sizeof(path), &buf, &len);
+	err = read_bundle_config(bundle, path, sizeof(path), &buf, &len);
 	if (!err)
 		err = parse_caps(buf, len, path, &caps);
 	free(buf);
-	if (err) {
+	if (!err)
+		return caps;
+	snprintf(why, size, "%s", ocb_err_msg()[0] ? ocb_err_msg() : strerror(-err));
+	ocb_err_clear();
+	return CAP_RAW | CAP_ADMIN | OCB_INFO_CAPS_UNKNOWN;
+}
+
+/* Are the container's packet sockets refused by a program of ours? */
+static bool packet_refused(const struct privnet_in *in, int *lsm)
+{
+	if (!(in->policy->sockets & OCB_SOCK_DENY_PACKET))
+		return false;
+	if (in->packet_program >= 0)
+		return in->packet_program;
+	/* Prestart: the lsm_cgroup program loads for such a profile, where
+	 * the kernel lets it. */
+	*lsm = host_probe_lsm_cgroup();
+	return !*lsm;
+}
+
+int privnet_check(const struct privnet_in *in, unsigned int *info_flags)
+{
+	const char *profile = in->profile ? in->profile : "-";
+	unsigned int caps = in->caps, bypass;
+	char why[512];
+	int lsm = 0;
+
+	*info_flags &= ~OCB_INFO_BYPASSABLE;
+	if (!privnet_can_deny(in->policy))
+		return 0;
+	if (caps & OCB_INFO_CAPS_UNKNOWN) {
 		/* Unknown capabilities are treated as both held. */
-		snprintf(why, sizeof(why), "%s", ocb_err_msg()[0] ? ocb_err_msg() : strerror(-err));
-		ocb_err_clear();
 		if (!in->warn)
 			return ocb_err(-EPERM,
 				       "container %s: cannot tell whether it holds CAP_NET_RAW or CAP_NET_ADMIN, which would bypass profile %s (%s); the runtime must pass the bundle with a regular config.json, or set \"privileged_network\": \"warn\" in %s/config.json",
-				       in->id, profile, why, in->config_dir);
+				       in->id, profile, in->why ? in->why : "unknown",
+				       in->config_dir);
 		ocb_log_warn("container %s: cannot tell whether it holds CAP_NET_RAW or CAP_NET_ADMIN (%s): profile %s may be bypassed (privileged_network is warn)",
-			     in->id, why, profile);
+			     in->id, in->why ? in->why : "unknown", profile);
 		*info_flags |= OCB_INFO_BYPASSABLE;
 		return 0;
 	}
 	bypass = caps & CAP_ADMIN;
-	if (caps & CAP_RAW) {
-		/* Packet sockets are refused only by the lsm_cgroup program,
-		 * which loads for profiles that deny them, where it can. */
-		lsm = host_probe_lsm_cgroup();
-		if (!(in->policy->sockets & OCB_SOCK_DENY_PACKET) || lsm)
-			bypass |= CAP_RAW;
-	}
+	if ((caps & CAP_RAW) && !packet_refused(in, &lsm))
+		bypass |= CAP_RAW;
 	if (!bypass)
 		return 0;
 	why_text(bypass, lsm, why, sizeof(why));
@@ -254,7 +275,7 @@ int privnet_check(const struct privnet_in *in, unsigned int *info_flags)
 			       "container %s holds %s and profile %s denies traffic, but %s, so the profile would not hold; drop %s from the container, give it a profile that denies nothing (accounting only, or \"mode\": \"audit\"), or set \"privileged_network\": \"warn\" in %s/config.json to start it anyway",
 			       in->id, caps_text(caps), profile, why, caps_text(bypass),
 			       in->config_dir);
-	ocb_log_warn("container %s holds %s: profile %s can be bypassed (%s); it starts because privileged_network is warn",
+	ocb_log_warn("container %s holds %s: profile %s can be bypassed (%s); privileged_network is warn",
 		     in->id, caps_text(bypass), profile, why);
 	*info_flags |= OCB_INFO_BYPASSABLE;
 	return 0;

@@ -145,6 +145,35 @@ if [ -n "${A1:-}" ]; then
 	expect_eq "no raw-socket rule: no sock_raw link is pinned" no "$([ -e "$(pin_dir "$A1")/sock_raw" ] && echo yes || echo no)"
 fi
 
+# ============================================================ apply
+# `apply` judges the new profile as prestart judged the first, on the
+# capabilities recorded at attach: a container that started with nothing
+# to bypass cannot be switched to a profile it could bypass unnoticed.
+if [ -n "${A1:-}" ]; then
+	cli "$REFUSE" apply "$A1" deny
+	expect_ne "apply under refuse: a denying profile for a CAP_NET_RAW/ADMIN container fails" 0 "$RC"
+	expect_match "apply under refuse: the message says why and what to change" \
+		"holds CAP_NET_RAW and CAP_NET_ADMIN and profile deny denies traffic.*privileged_network" "$OUT"
+	expect_eq "apply under refuse: the container keeps its profile" accounting "$(list_field "$A1" profile)"
+	expect_match "apply under refuse: its old policy still holds (127.0.0.2 reachable)" '^ok' \
+		"$(in_ctr "$A1" tcp 127.0.0.2 7001)"
+	cli "$WARN" apply "$A1" deny
+	expect_eq "apply under warn: the denying profile is applied" 0 "$RC" "$OUT"
+	expect_eq "apply under warn: the container is flagged bypassable" true "$(list_field "$A1" bypassable)"
+	expect_match "apply under warn: the new profile is enforced on what it sees" '^error EPERM' \
+		"$(in_ctr "$A1" tcp 127.0.0.2 7001)"
+	cli "$WARN" apply "$A1" accounting
+	expect_eq "apply back to a profile without rules: the flag is cleared" false \
+		"$(list_field "$A1" bypassable)" "$OUT"
+fi
+if [ -n "${TW:-}" ]; then
+	cli "$REFUSE" apply "$TW" accounting
+	expect_eq "apply, the twin without NET capabilities: to accounting" 0 "$RC" "$OUT"
+	cli "$REFUSE" apply "$TW" deny
+	expect_eq "apply, the twin without NET capabilities: back to deny under refuse" 0 "$RC" "$OUT"
+	expect_eq "apply, the twin: not flagged" false "$(list_field "$TW" bypassable)"
+fi
+
 # ============================================================ on_error allow
 # A refusal is not an error that on_error excuses; the fallback to the
 # default profile is judged the same way.
