@@ -349,7 +349,7 @@ __noinline int ipv4_source_routed(struct __sk_buff *skb, __u32 end)
 			return 1;
 		off += len;
 	}
-	return 1;
+	return off < end;
 }
 
 /* Fills the IPv4 part of @p; returns the transport header's offset. */
@@ -707,7 +707,9 @@ static __always_inline struct decision decide_on_socket(struct bpf_sock *sk, enu
 
 	if (p->proto != sk->protocol)
 		return decide(dir, p->proto, p->port, p->remote);
-	have = flow_read(sk, &f);
+	/* A listener's packets (SYN-ACKs out, SYNs in) are never its own
+	 * connect()'s, even if it made one before it listened. */
+	have = sk->state != BPF_TCP_LISTEN && flow_read(sk, &f);
 	if (have && f.port == p->remote_port && same_addr(f.remote, p->remote)) {
 		if (kind == SK_STREAM || f.gen == gen)
 			return settled(c, f.verdict, f.rule);
@@ -738,15 +740,13 @@ static __always_inline struct decision decide_packet(struct __sk_buff *skb, __u8
 		return settled(c, OCB_DENY, OCB_RULE_FAILSAFE);
 	if (!sk)
 		return decide(dir, p->proto, p->port, p->remote);
+	/* The kernel runs us with a full socket: a SYN-ACK's is its
+	 * listener, which decide_on_socket() hands to the ingress rules. */
 	full = bpf_sk_fullsock(sk);
 	if (full) {
 		kind = sock_kind(full->type, full->protocol);
 		if (kind != SK_OTHER)
 			return decide_on_socket(full, kind, dir, p, c, gen);
-	} else if (dir == OCB_EGRESS && sk->state == BPF_TCP_NEW_SYN_RECV &&
-		   p->proto == IPPROTO_TCP) {
-		/* A SYN-ACK answers a SYN that the ingress rules admitted. */
-		return decide(OCB_INGRESS, p->proto, p->local_port, p->remote);
 	}
 	return decide(dir, p->proto, p->port, p->remote);
 }
@@ -860,6 +860,9 @@ static __always_inline void sock_addr_dest(struct bpf_sock_addr *ctx, enum sock_
 		w[1] = sk->dst_ip6[1];
 		w[2] = sk->dst_ip6[2];
 		w[3] = sk->dst_ip6[3];
+	} else if (!sk->src_ip6[0] && !sk->src_ip6[1] && sk->src_ip6[2] == bpf_htonl(0xffff)) {
+		/* Bound to an IPv4-mapped address, "::" is IPv4's loopback. */
+		map_ipv4(remote, bpf_htonl(0x7f000001));
 	} else {
 		/* "::" means loopback (a BSD-ism the kernel keeps). */
 		w[3] = bpf_htonl(1);
@@ -933,6 +936,43 @@ SEC("cgroup/sendmsg6")
 int ocb_sendmsg6(struct bpf_sock_addr *ctx)
 {
 	return filter_sock_addr(ctx, HOOK_SENDMSG, AF_INET6);
+}
+
+#define SOL_IP 0
+#define SOL_IPV6 41
+#define IP_FREEBIND 15
+#define IP_TRANSPARENT 19
+#define IPV6_TRANSPARENT 75
+#define IPV6_FREEBIND 78
+
+/*
+ * Socket options that let a socket send from an address that is not its
+ * own: with IPV6_FREEBIND (unprivileged) and an IPV6_PKTINFO source, a
+ * datagram to a closed port makes the kernel's own ICMP socket, which no
+ * program of ours sees, carry its payload to any "source"; an allowed
+ * host answers a forged source too. Refused wherever egress can deny.
+ */
+SEC("cgroup/setsockopt")
+int ocb_sockopt(struct bpf_sockopt *ctx)
+{
+	struct ocb_conf *c;
+	struct ocb_stats *s;
+	__u32 gen;
+	int spoof;
+
+	spoof = (ctx->level == SOL_IP &&
+		 (ctx->optname == IP_FREEBIND || ctx->optname == IP_TRANSPARENT)) ||
+		(ctx->level == SOL_IPV6 &&
+		 (ctx->optname == IPV6_FREEBIND || ctx->optname == IPV6_TRANSPARENT));
+	if (!spoof)
+		return 1;
+	c = live_conf(&gen);
+	if (!c || !(c->may_deny & (1u << OCB_EGRESS)))
+		return 1;
+	s = cpu_stats();
+	if (s)
+		s->sockets_denied++;
+	return (c->mode & OCB_MODE_AUDIT) ? 1 : 0;
 }
 
 /*

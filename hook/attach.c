@@ -40,6 +40,7 @@ PROG_GETTER(connect4)
 PROG_GETTER(connect6)
 PROG_GETTER(sendmsg4)
 PROG_GETTER(sendmsg6)
+PROG_GETTER(sockopt)
 PROG_GETTER(sock_raw)
 PROG_GETTER(sock_create)
 
@@ -48,14 +49,16 @@ const char *const ocb_link_pins[OCB_N_LINKS] = {
 	[OCB_LINK_INGRESS] = "ingress",	  [OCB_LINK_EGRESS] = "egress",
 	[OCB_LINK_CONNECT4] = "connect4", [OCB_LINK_CONNECT6] = "connect6",
 	[OCB_LINK_SENDMSG4] = "sendmsg4", [OCB_LINK_SENDMSG6] = "sendmsg6",
-	[OCB_LINK_SOCK_RAW] = "sock_raw", [OCB_LINK_SOCKETS] = "sockets",
+	[OCB_LINK_SOCKOPT] = "sockopt",	  [OCB_LINK_SOCK_RAW] = "sock_raw",
+	[OCB_LINK_SOCKETS] = "sockets",
 };
 
 static const prog_getter link_progs[OCB_N_LINKS] = {
-	[OCB_LINK_INGRESS] = prog_ingress,   [OCB_LINK_EGRESS] = prog_egress,
-	[OCB_LINK_CONNECT4] = prog_connect4, [OCB_LINK_CONNECT6] = prog_connect6,
-	[OCB_LINK_SENDMSG4] = prog_sendmsg4, [OCB_LINK_SENDMSG6] = prog_sendmsg6,
-	[OCB_LINK_SOCK_RAW] = prog_sock_raw, [OCB_LINK_SOCKETS] = prog_sock_create,
+	[OCB_LINK_INGRESS] = prog_ingress,     [OCB_LINK_EGRESS] = prog_egress,
+	[OCB_LINK_CONNECT4] = prog_connect4,   [OCB_LINK_CONNECT6] = prog_connect6,
+	[OCB_LINK_SENDMSG4] = prog_sendmsg4,   [OCB_LINK_SENDMSG6] = prog_sendmsg6,
+	[OCB_LINK_SOCKOPT] = prog_sockopt,     [OCB_LINK_SOCK_RAW] = prog_sock_raw,
+	[OCB_LINK_SOCKETS] = prog_sock_create,
 };
 #define N_LINKS OCB_N_LINKS
 

@@ -25,6 +25,7 @@ enum ocb_link {
 	OCB_LINK_CONNECT6,
 	OCB_LINK_SENDMSG4,
 	OCB_LINK_SENDMSG6,
+	OCB_LINK_SOCKOPT,  /* cgroup/setsockopt: options that forge a source */
 	OCB_LINK_SOCK_RAW, /* cgroup/sock_create: raw IP sockets */
 	OCB_LINK_SOCKETS,  /* lsm_cgroup/socket_create: packet (and raw) sockets */
 	OCB_N_LINKS,

@@ -32,12 +32,13 @@ T_PASS=0
 T_FAIL=0
 
 # What the hook pins for a container: links by attach point, maps by name.
-LINK_NAMES=(ingress egress connect4 connect6 sendmsg4 sendmsg6)
+LINK_NAMES=(ingress egress connect4 connect6 sendmsg4 sendmsg6 sockopt)
 MAP_NAMES=(stats active conf rules ports info)
 declare -A LINK_ATTACH_TYPE=(
 	[ingress]=cgroup_inet_ingress [egress]=cgroup_inet_egress
 	[connect4]=cgroup_inet4_connect [connect6]=cgroup_inet6_connect
 	[sendmsg4]=cgroup_udp4_sendmsg [sendmsg6]=cgroup_udp6_sendmsg
+	[sockopt]=cgroup_setsockopt
 )
 
 # ---------------------------------------------------------------- reporting
@@ -656,7 +657,7 @@ link_ids() {
 	printf '%s\n' "${out% }"
 }
 
-# check_attached LABEL ID CG: ID's pins exist, its six programs are
+# check_attached LABEL ID CG: ID's pins exist, its programs are
 # attached to CG through the pinned links, and nothing else is pinned.
 check_attached() {
 	local label=$1 id=$2 cg=$3 dir want got n info cgid progs=""
@@ -668,7 +669,7 @@ check_attached() {
 	expect_eq "$label: pins under $dir" "$want" "$got"
 	want=$(printf 'ocb_%s\n' "${LINK_NAMES[@]}" | sort | tr '\n' ' ')
 	got=$(ocb_progs_on "$cg" | tr '\n' ' ')
-	expect_eq "$label: bpftool cgroup show lists our six programs on the cgroup" "$want" "$got"
+	expect_eq "$label: bpftool cgroup show lists all our programs on the cgroup" "$want" "$got"
 	bpftool -j prog show >"$T_TMP/progs.json" 2>/dev/null
 	for n in "${LINK_NAMES[@]}"; do
 		local info pid got

@@ -30,7 +30,7 @@ expect_refused "second attach of a live id, same process" "already attached"
 run_hook createRuntime "$ID" "$P1" created
 expect_refused "second attach of a live id at createRuntime" "already attached"
 expect_eq "  the pinned links are still the same" "$links" "$(link_ids "$ID")"
-expect_eq "  the cgroup still has our six programs, once each" \
+expect_eq "  the cgroup still has all our programs, once each" \
 	"$(printf 'ocb_%s\n' "${LINK_NAMES[@]}" | sort | tr '\n' ' ')" "$(ocb_progs_on "$CG1" | tr '\n' ' ')"
 before=$(stats_sum "$ID")
 expect_eq "  the live container still talks" "pong still" "$(tcp_client "$NS" "$CG1" 127.0.0.1 7001 still)"
@@ -69,7 +69,7 @@ for i in 1 2 3; do
 			"$(cat "$T_TMP/race-$loser.err")"
 		expect_eq "race $i: the pins are the winner's" "$(cg_id "$win")" \
 			"$(link_info "$ID" ingress | jq -r .cgroup_id)"
-		expect_eq "race $i: six programs on the winner's cgroup" 6 "$(ocb_progs_on "$win" | wc -l)"
+		expect_eq "race $i: all our programs on the winner's cgroup" "${#LINK_NAMES[@]}" "$(ocb_progs_on "$win" | wc -l)"
 		expect_eq "race $i: nothing on the loser's cgroup" "" "$(ocb_progs_on "$lose" | tr '\n' ' ')"
 		check_attached "race $i" "$ID" "$win"
 	fi
@@ -200,7 +200,7 @@ check_attached "$B" "$B" "$CG2"
 run_hook poststop "$A" 0 stopped
 assert_nothing_left "$A" "$A" "$CG1"
 check "  $B is untouched" test -d "$(pin_dir "$B")"
-expect_eq "  and still attached to its cgroup" 6 "$(ocb_progs_on "$CG2" | wc -l)"
+expect_eq "  and still attached to its cgroup" "${#LINK_NAMES[@]}" "$(ocb_progs_on "$CG2" | wc -l)"
 run_hook poststop "$B" 0 stopped
 assert_nothing_left "$B" "$B" "$CG2"
 

@@ -175,7 +175,7 @@ kept() { # LABEL REGEX: the last poststop exited 0, said REGEX, left the pins
 	expect_hook_ok "$1: exits 0"
 	expect_match "$1: says why" "$2" "$HOOK_ERR"
 	expect_eq "$1: the pins stay" "$LINKS" "$(link_ids "$ID")"
-	expect_eq "$1: the programs stay on the cgroup" 6 "$(ocb_progs_on "$CG" | wc -l)"
+	expect_eq "$1: the programs stay on the cgroup" "${#LINK_NAMES[@]}" "$(ocb_progs_on "$CG" | wc -l)"
 }
 hook_run poststop "$ID" 0 stopped "$ONE"
 kept "poststop with the recorded bundle while the cgroup is populated" \

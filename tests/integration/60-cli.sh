@@ -276,7 +276,7 @@ for l in $BLINKS; do
 	bpftool link show id "${l#*=}" >/dev/null 2>&1 && left+="$l "
 done
 expect_eq "gc: B's links are released" "" "$left"
-expect_eq "gc: A keeps all its links" 6 "$(link_ids "$IDA" | grep -o '=[0-9]*' | wc -l)"
+expect_eq "gc: A keeps all its links" "${#LINK_NAMES[@]}" "$(link_ids "$IDA" | grep -o '=[0-9]*' | wc -l)"
 check_attached "after gc" "$IDA" "$CGA"
 cli gc
 expect_match "gc again: nothing to remove (1 live container)" "^nothing to remove \(1 live container\)" "$OUT"

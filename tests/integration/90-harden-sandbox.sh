@@ -248,7 +248,7 @@ hook_state "$ID2" "$PID" created >"$T_TMP/mount.json"
 expect_eq "attach with --bpffs an empty directory: mounts bpffs there (filter lets it)" 0 "$?" \
 	"$(cat "$T_TMP/mount.out")"
 expect_eq "  it is a bpffs now" bpf_fs "$(stat -f -c %T "$EMPTY" 2>/dev/null)"
-expect_eq "  and the programs are on the cgroup" 6 "$(ocb_progs_on "$CG" | wc -l)"
+expect_eq "  and the programs are on the cgroup" "${#LINK_NAMES[@]}" "$(ocb_progs_on "$CG" | wc -l)"
 cg_park "$CG"
 hook_state "$ID2" 0 stopped | "$HOOK" --bpffs "$EMPTY" poststop
 cg_unpark "$CG"

@@ -108,7 +108,7 @@ runc_with allow runc-allow
 expect_eq "runc, on_error allow: the container starts" 0 "$RUNC_RC" "$RUNC_LOG"
 expect_eq "  it is running" running "$(runc_status "$T.runc-allow")"
 expect_eq "  with our programs, accounting only" \
-	"ocb_connect4 ocb_connect6 ocb_egress ocb_ingress ocb_sendmsg4 ocb_sendmsg6 " \
+	"ocb_connect4 ocb_connect6 ocb_egress ocb_ingress ocb_sendmsg4 ocb_sendmsg6 ocb_sockopt " \
 	"$(ocb_progs_on "$BUNDLE_CG" | tr '\n' ' ')"
 check "runc kill" trunc kill "$T.runc-allow" KILL
 wait_for 10 test "$(runc_status "$T.runc-allow")" = stopped

@@ -112,7 +112,7 @@ consistent() {
 	local attached
 	attached=$(progs_on_cg)
 	if [ -d "$DIR" ]; then
-		[ "$(ls "$DIR" | wc -l)" -eq "$N_PINS" ] && [ "$attached" -eq 6 ] ||
+		[ "$(ls "$DIR" | wc -l)" -eq "$N_PINS" ] && [ "$attached" -eq "${#LINK_NAMES[@]}" ] ||
 			fail "$1: published with $attached programs on the cgroup: $(ls "$DIR" | tr '\n' ' ')"
 	else
 		[ "$attached" -eq 0 ] || fail "$1: not published, yet $attached of our programs on the cgroup"
@@ -154,7 +154,7 @@ crash_once() {
 	else
 		[ "$RC" -eq 0 ] || fail "$where: a new attach after the kill: exit $RC: $ERR"
 	fi
-	[ -d "$DIR" ] && [ "$(link_pins "$DIR")" -eq 6 ] ||
+	[ -d "$DIR" ] && [ "$(link_pins "$DIR")" -eq "${#LINK_NAMES[@]}" ] ||
 		fail "$where: after the new attach, $(link_pins "$DIR") links pinned"
 	# 4. poststop leaves nothing.
 	hook poststop "$T_TMP/detach.json"
@@ -233,7 +233,7 @@ diag "crash series took $((SECONDS - start))s"
 (ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -qq -o /dev/null -e trace=setsid -e inject=setsid:signal=KILL \
 	"$HOOK" "${HOOK_ARGS[@]}" prestart <"$T_TMP/attach.json" >/dev/null 2>"$T_TMP/err"; exit $?) 2>/dev/null
 expect_eq "guard killed: the attach still succeeds" 0 "$?" "$(cat "$T_TMP/err")"
-expect_eq "guard killed: all of our programs on the cgroup" 6 "$(progs_on_cg)"
+expect_eq "guard killed: all of our programs on the cgroup" "${#LINK_NAMES[@]}" "$(progs_on_cg)"
 hook poststop "$T_TMP/detach.json"
 expect_eq "guard killed: poststop leaves none" 0 "$(progs_on_cg)"
 # A normal attach and detach leave no guard behind: the hook reaps it.
@@ -259,7 +259,7 @@ for cleaner in poststop gc; do
 	rc=$?
 	attached=$(progs_on_cg)
 	check "both killed ($cleaner): the hook was killed, with some links pinned in staging" \
-		test "$rc" -eq 137 -a "$attached" -gt 0 -a "$attached" -lt 6 -a ! -d "$DIR" -a -n "$(work_dirs)"
+		test "$rc" -eq 137 -a "$attached" -gt 0 -a "$attached" -lt "${#LINK_NAMES[@]}" -a ! -d "$DIR" -a -n "$(work_dirs)"
 	if [ $cleaner = gc ]; then
 		"$HOOK" "${HOOK_ARGS[@]}" gc >/dev/null 2>&1
 	else
