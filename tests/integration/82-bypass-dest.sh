@@ -10,7 +10,11 @@
 #  c. NAT in the container's own netns (a container given CAP_NET_ADMIN):
 #     an output DNAT rule turns an allowed destination into a denied one;
 #  d. `apply`: the next datagram of an already connected UDP socket is
-#     decided by the new profile.
+#     decided by the new profile;
+#  e. forged sources: IPV6_FREEBIND (no capability) or IP_TRANSPARENT
+#     (CAP_NET_RAW) and a PKTINFO source make a datagram "from" a denied
+#     host to a closed port; the kernel's own ICMP socket, outside the
+#     container's cgroup, then carries its payload to that host.
 # Receivers are outside the container: in its netns (loopback) or in a
 # peer netns joined by veth, where nft counts what arrives.
 . "$(dirname "$0")/../lib.sh"
@@ -236,7 +240,126 @@ script_ask c2 "send d3" >/dev/null
 expect_recv "1d twin: a connected socket to 127.0.0.2, allowed by both profiles, still sends" ap2 \
 	'^recv 127\.0\.0\.[0-9]+ [0-9]+ d3$'
 
-for cid in "$U" "$R" "$RO" "$RR" "$RRO" "$AP"; do
+# ============================================================ e. forged sources
+# Attacks from R (peer2: fd00:77::2 and 10.77.0.2 denied, no extra
+# capability) and RR (peer2 and CAP_NET_RAW), twins from RO and RRO
+# (profile open). D is fd00:77::2 / 10.77.0.2, in the peer; what reaches
+# it is counted there twice: a raw ICMP socket logs each ICMP error with
+# the payload it quotes (a marker per send), and nft counts the
+# destination-unreachables to D. Each attack's twin goes second, by the
+# same path, so once the twin's error is at D the attack's would be too.
+profile ingonly '{"ingress": {"default": "allow", "deny": ["fd00:77::9"]}, "egress": {"default": "allow"}}'
+profile peer2audit '{"mode": "audit", "egress": {"default": "allow", "deny": ["10.77.0.2", "fd00:77::2"]}}'
+atk_container IG ingonly "$NS" ingonly || bail "a container with profile ingonly starts" "$RUN_ERR"
+atk_container AU audit "$NS" peer2audit || bail "a container with profile peer2audit starts" "$RUN_ERR"
+ok "containers for the forged source attacks start"
+bg_start _pid "$T_TMP/icmp6.log" in_ns "$PEER" "$NETTOOL" icmp-sink 6
+bg_start _pid "$T_TMP/icmp4.log" in_ns "$PEER" "$NETTOOL" icmp-sink 4
+wait_for 5 grep -q '^listening' "$T_TMP/icmp6.log" && wait_for 5 grep -q '^listening' "$T_TMP/icmp4.log" ||
+	bail "ICMP sinks in $PEER" "$(cat "$T_TMP/icmp6.log" "$T_TMP/icmp4.log")"
+nft_counter "$PEER" un6 ip6 daddr fd00:77::2 icmpv6 type destination-unreachable
+nft_counter "$PEER" un4 ip daddr 10.77.0.2 icmp type destination-unreachable
+
+at_d() { # MARKER: ICMP errors that reached D quoting MARKER
+	cat "$T_TMP/icmp6.log" "$T_TMP/icmp4.log" | grep -Ec " (fd00:77::2|10\.77\.0\.2) $1\$"
+}
+sockets_denied() { # CID
+	stat_sum "$1" sockets_denied
+}
+# opt_case LABEL CID REGEX DENIED NETTOOL-ARGS...: the answer matches REGEX
+# and sockets_denied moved by DENIED.
+opt_case() {
+	local label=$1 cid=$2 want=$3 n=$4 before out
+	shift 4
+	before=$(sockets_denied "$cid")
+	out=$(in_ctr "$cid" "$@")
+	expect_match "1e: $label" "$want" "$out"
+	expect_eq "1e: $label: sockets_denied moved by $n" "$n" $(($(sockets_denied "$cid") - before))
+}
+# spoof_case LABEL NFT CID TWIN NETTOOL-ARGS...: `nettool NETTOOL-ARGS...
+# MARKER` (a spoof) from CID delivers nothing to D; from TWIN it does.
+spoof_case() {
+	local label=$1 nft=$2 cid=$3 twin=$4 c0 c1 out tout mark
+	shift 4
+	mark=e$RANDOM
+	c0=$(nft_packets "$PEER" "$nft")
+	out=$(in_ctr "$cid" "$@" "$mark-attack")
+	tout=$(in_ctr "$twin" "$@" "$mark-twin")
+	wait_for 5 '[ "$(at_d "$mark-twin")" -gt 0 ]'
+	c1=$(nft_packets "$PEER" "$nft")
+	expect_eq "1e twin: $label: under a profile without denies the error reaches D (spoof: $tout)" \
+		1 "$(at_d "$mark-twin")" "$(cat "$T_TMP/icmp6.log" "$T_TMP/icmp4.log")"
+	expect_eq "1e: $label: nothing reaches D (spoof: $out)" 0 "$(at_d "$mark-attack")"
+	expect_eq "1e: $label: D's nft counter saw only the twin's error" 1 $((c1 - c0))
+	SPOOF_OUT=$out
+}
+
+# The kernel's side: IPv4 needs IP_TRANSPARENT, IPv6 needs nothing.
+out=$(in_ctr "$RO" spoof freebind 10.77.0.2 10.77.0.1 9 e-kernel4)
+expect_match "1e: (kernel) without CAP_NET_RAW, IP_FREEBIND + IP_PKTINFO cannot send from 10.77.0.2" \
+	'^error [A-Z]+ [0-9]+ \(freebind ok\)' "$out"
+
+opt_case "setsockopt(IPV6_FREEBIND) on an IPv6 socket fails with EPERM" "$R" '^error EPERM' 1 \
+	sockopt 6 ipv6 freebind
+opt_case "setsockopt(SOL_IP, IP_FREEBIND) on an IPv4 socket fails with EPERM" "$R" '^error EPERM' 1 \
+	sockopt 4 ip freebind
+opt_case "setsockopt(SOL_IP, IP_FREEBIND) on an IPv6 socket fails with EPERM" "$R" '^error EPERM' 1 \
+	sockopt 6 ip freebind
+opt_case "setsockopt(IPV6_TRANSPARENT) without CAP_NET_RAW fails with EPERM, counted" "$R" \
+	'^error EPERM' 1 sockopt 6 ipv6 transparent
+opt_case "with CAP_NET_RAW, setsockopt(IP_TRANSPARENT) fails with EPERM" "$RR" '^error EPERM' 1 \
+	sockopt 4 ip transparent
+opt_case "with CAP_NET_RAW, setsockopt(IPV6_TRANSPARENT) fails with EPERM" "$RR" '^error EPERM' 1 \
+	sockopt 6 ipv6 transparent
+for a in "socket reuseaddr" "ipv6 v6only" "ipv6 tclass 16" "ip tos 16"; do
+	# shellcheck disable=SC2086 # words on purpose
+	opt_case "twin: under peer2, setsockopt($a) on an IPv6 socket works" "$R" '^ok' 0 sockopt 6 $a
+done
+opt_case "twin: under peer2, setsockopt(ip tos 16) on an IPv4 socket works" "$R" '^ok' 0 \
+	sockopt 4 ip tos 16
+opt_case "twin: under profile open, setsockopt(IPV6_FREEBIND) works" "$RO" '^ok' 0 sockopt 6 ipv6 freebind
+opt_case "twin: under profile open, setsockopt(IP_FREEBIND) works" "$RO" '^ok' 0 sockopt 4 ip freebind
+opt_case "twin: under profile ingonly (denies only ingress), setsockopt(IPV6_FREEBIND) works" "$IG" \
+	'^ok' 0 sockopt 6 ipv6 freebind
+opt_case "twin: under profile open with CAP_NET_RAW, setsockopt(IPV6_TRANSPARENT) works" "$RRO" \
+	'^ok' 0 sockopt 6 ipv6 transparent
+opt_case "audit: under peer2audit, setsockopt(IPV6_FREEBIND) works and is counted" "$AU" '^ok' 1 \
+	sockopt 6 ipv6 freebind
+opt_case "audit: under peer2audit, setsockopt(SOL_IP, IP_FREEBIND) works and is counted" "$AU" '^ok' 1 \
+	sockopt 6 ip freebind
+
+before=$(sockets_denied "$R")
+spoof_case "source fd00:77::2 to the container's own fd00:77::1, closed port" un6 "$R" "$RO" \
+	spoof freebind fd00:77::2 fd00:77::1 9
+expect_match "1e: the spoof's IPV6_FREEBIND fails with EPERM and its send fails" \
+	'^error [A-Z]+ [0-9]+ \(freebind EPERM\)' "$SPOOF_OUT"
+spoof_case "source fd00:77::2 to allowed fd00:77::3, closed port (reflection)" un6 "$R" "$RO" \
+	spoof freebind fd00:77::2 fd00:77::3 9
+expect_match "1e: the reflection's IPV6_FREEBIND fails with EPERM and its send fails" \
+	'^error [A-Z]+ [0-9]+ \(freebind EPERM\)' "$SPOOF_OUT"
+expect_eq "1e: sockets_denied counts the two spoofs' refusals" 2 $(($(sockets_denied "$R") - before))
+spoof_case "CAP_NET_RAW, IP_TRANSPARENT, source 10.77.0.2 to the container's own 10.77.0.1" un4 \
+	"$RR" "$RRO" spoof transparent 10.77.0.2 10.77.0.1 9
+expect_match "1e: the IPv4 spoof's IP_TRANSPARENT fails with EPERM" '\(transparent EPERM\)' "$SPOOF_OUT"
+# KNOWN HOLE, not yet a check: the kernel runs no cgroup/setsockopt
+# program for a compat (32-bit) setsockopt() (net/socket.c runs them only
+# `if (!compat)`), so a 64-bit process's int $0x80 (nettool -3), or any
+# i386 binary, sets IPV6_FREEBIND past ocb_sockopt and the spoof works.
+# Reported, not asserted, until the datapath covers it; then make these
+# opt_case / spoof_case calls (expecting EPERM and nothing at D).
+out=$(in_ctr "$R" -3 sockopt 6 ipv6 freebind)
+mark=e$RANDOM
+c0=$(nft_packets "$PEER" un6)
+out2=$(in_ctr "$R" -3 spoof freebind fd00:77::2 fd00:77::1 9 "$mark-compat")
+in_ctr "$RO" spoof freebind fd00:77::2 fd00:77::1 9 "$mark-twin" >/dev/null
+wait_for 5 '[ "$(at_d "$mark-twin")" -gt 0 ]'
+diag "KNOWN HOLE probe, 32-bit setsockopt(IPV6_FREEBIND) under peer2: $out;" \
+	"spoof through it: $out2; ICMP errors at D quoting it: $(at_d "$mark-compat")" \
+	"(nft: $(($(nft_packets "$PEER" un6) - c0)) with the twin's)"
+out=$(in_ctr "$R" udp-sendto fd00:77::2 9)
+expect_match "1e: the direct send to [fd00:77::2]:9 still fails with EPERM" '^error EPERM' "$out"
+
+for cid in "$U" "$R" "$RO" "$RR" "$RRO" "$AP" "$IG" "$AU"; do
 	trunc kill "$cid" KILL >/dev/null 2>&1
 	wait_for 10 test "$(runc_status "$cid")" = stopped
 	check "runc delete $cid" trunc delete "$cid"

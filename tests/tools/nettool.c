@@ -24,6 +24,22 @@
  *       frag2    a non-first fragment whose payload looks like UDP to PORT
  *       udp      plain UDP to PORT
  *   nettool raw4 KIND SRC DST PORT   IP_HDRINCL packet, KIND frag2 or udp
+ *   nettool [OPTS] sockopt 4|6 LEVEL NAME [VALUE]   one setsockopt() (int VALUE,
+ *                                    default 1) on a new UDP socket of that
+ *                                    family -> "ok" | "error ..."; LEVEL ip,
+ *                                    ipv6 or socket; NAME freebind,
+ *                                    transparent, tos, tclass, v6only,
+ *                                    reuseaddr (or numbers)
+ *   nettool [OPTS] spoof OPT SRC DST PORT TEXT   a UDP datagram to DST:PORT
+ *                                    whose source is SRC (need not be ours):
+ *                                    setsockopt OPT (freebind or transparent,
+ *                                    of the family's level), then sendmsg()
+ *                                    with an IP_PKTINFO / IPV6_PKTINFO source
+ *                                    -> "ok sent (OPT ok)" or "error ... (OPT
+ *                                    ok|ERRNO)"; sends even if OPT failed
+ *   nettool icmp-sink 4|6            raw ICMP socket: one line per ICMP error
+ *                                    that arrives, "icmp TYPE CODE FROM TO
+ *                                    TEXT", TEXT the quoted UDP payload
  *   nettool [OPTS] udp-script 4|6    one UDP socket driven by stdin, one
  *                                    answer line per command line:
  *       connect ADDR PORT            -> ok connected | error ...
@@ -48,6 +64,8 @@
  *   -s        IPv4 strict source route (SSRR) instead of LSRR
  *   -P udplite  datagram sockets are UDP-Lite (IPPROTO_UDPLITE)
  *   -t MS     timeouts (default 2000)
+ *   -3        sockopt and spoof: setsockopt() through the 32-bit compat
+ *             system call (int $0x80, x86-64 only), as an i386 program would
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -83,6 +101,18 @@
 #ifndef IPV6_HDRINCL
 #define IPV6_HDRINCL 36
 #endif
+#ifndef IP_FREEBIND
+#define IP_FREEBIND 15
+#endif
+#ifndef IP_TRANSPARENT
+#define IP_TRANSPARENT 19
+#endif
+#ifndef IPV6_TRANSPARENT
+#define IPV6_TRANSPARENT 75
+#endif
+#ifndef IPV6_FREEBIND
+#define IPV6_FREEBIND 78
+#endif
 
 static struct timespec t0;
 static const char *opt_bind;
@@ -91,6 +121,7 @@ static char *opt_route;
 static int opt_strict;
 static int opt_dgram_proto;
 static int opt_timeout = 2000;
+static int opt_compat;
 
 static long elapsed_ms(void)
 {
@@ -121,6 +152,8 @@ static const char *errno_name(int e)
 	case ECONNRESET: return "ECONNRESET";
 	case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
 	case ENOSYS: return "ENOSYS";
+	case EFAULT: return "EFAULT";
+	case EBADF: return "EBADF";
 	}
 	return "EOTHER";
 }
@@ -623,6 +656,203 @@ static int ipproto(int proto, const char *host, int port)
 	return 0;
 }
 
+/* ------------------------------------------------------- socket options */
+
+/* setsockopt(), or with -3 the i386 system call (366) through int $0x80:
+ * the kernel then takes it for a compat call. */
+static int do_setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+#if defined(__x86_64__)
+	static void *low;
+	long ret;
+
+	if (!opt_compat)
+		return setsockopt(fd, level, name, val, len);
+	/* The compat call sees 32-bit pointers: the value below 4 GiB. */
+	if (!low) {
+		low = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT,
+			   -1, 0);
+		if (low == MAP_FAILED) {
+			low = NULL;
+			return -1;
+		}
+	}
+	memcpy(low, val, len);
+	__asm__ volatile("int $0x80"
+			 : "=a"(ret)
+			 : "a"(366L), "b"((long)fd), "c"((long)level), "d"((long)name),
+			   "S"((long)(unsigned long)low), "D"((long)len)
+			 : "memory", "cc", "r8", "r9", "r10", "r11");
+	if (ret < 0) {
+		errno = (int)-ret;
+		return -1;
+	}
+	return 0;
+#else
+	if (opt_compat) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return setsockopt(fd, level, name, val, len);
+#endif
+}
+
+static int opt_number(const char *name, int family, int level_only)
+{
+	static const struct {
+		const char *name;
+		int v4, v6;
+	} names[] = {
+		{ "ip", IPPROTO_IP, IPPROTO_IP },
+		{ "ipv6", IPPROTO_IPV6, IPPROTO_IPV6 },
+		{ "socket", SOL_SOCKET, SOL_SOCKET },
+		{ "freebind", IP_FREEBIND, IPV6_FREEBIND },
+		{ "transparent", IP_TRANSPARENT, IPV6_TRANSPARENT },
+		{ "tos", IP_TOS, IP_TOS },
+		{ "tclass", IPV6_TCLASS, IPV6_TCLASS },
+		{ "v6only", IPV6_V6ONLY, IPV6_V6ONLY },
+		{ "reuseaddr", SO_REUSEADDR, SO_REUSEADDR },
+	};
+	size_t i;
+	char *end;
+	long n = strtol(name, &end, 10);
+
+	if (*name && !*end)
+		return (int)n;
+	for (i = level_only ? 0 : 3; i < (level_only ? 3 : sizeof(names) / sizeof(names[0])); i++)
+		if (!strcmp(name, names[i].name))
+			return family == AF_INET6 ? names[i].v6 : names[i].v4;
+	fprintf(stderr, "unknown %s %s\n", level_only ? "level" : "option", name);
+	exit(2);
+}
+
+/* @family the socket's; for NAME, the level's family decides: ip
+ * freebind is IP_FREEBIND on an IPv6 socket too. */
+static int sockopt_mode(int family, const char *level, const char *name, int value)
+{
+	int fd = socket(family, SOCK_DGRAM, 0), lvl = opt_number(level, family, 1);
+
+	if (fd < 0)
+		return fail(errno);
+	if (do_setsockopt(fd, lvl, opt_number(name, lvl == IPPROTO_IPV6 ? AF_INET6 : AF_INET, 0),
+			  &value, sizeof(value)))
+		return fail(errno);
+	printf("ok (%ld ms)\n", elapsed_ms());
+	return 0;
+}
+
+static int spoof(const char *opt, const char *src, const char *dst, int port, const char *text)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = make_addr(dst, port, &ss);
+	int v6 = ss.ss_family == AF_INET6, one = 1, fd, oerr = 0;
+	char cbuf[CMSG_SPACE(sizeof(struct in6_pktinfo))], oname[32];
+	struct iovec iov = { (void *)text, strlen(text) };
+	struct msghdr msg = { .msg_name = &ss, .msg_namelen = len, .msg_iov = &iov,
+			      .msg_iovlen = 1, .msg_control = cbuf };
+	struct cmsghdr *c;
+	union {
+		struct in6_pktinfo p6;
+		struct in_pktinfo p4;
+	} pi;
+	size_t plen;
+
+	fd = open_sock(ss.ss_family, SOCK_DGRAM, 0);
+	if (fd < 0)
+		return fail(errno);
+	if (do_setsockopt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP,
+			  opt_number(opt, v6 ? AF_INET6 : AF_INET, 0), &one, sizeof(one)))
+		oerr = errno;
+	snprintf(oname, sizeof(oname), "%s %s", opt, oerr ? errno_name(oerr) : "ok");
+	memset(cbuf, 0, sizeof(cbuf));
+	memset(&pi, 0, sizeof(pi));
+	if (inet_pton(ss.ss_family, src, v6 ? (void *)&pi.p6.ipi6_addr : (void *)&pi.p4.ipi_spec_dst) !=
+	    1)
+		return fprintf(stderr, "bad address %s\n", src), 2;
+	plen = v6 ? sizeof(pi.p6) : sizeof(pi.p4);
+	msg.msg_controllen = CMSG_SPACE(plen);
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = v6 ? IPPROTO_IPV6 : IPPROTO_IP;
+	c->cmsg_type = v6 ? IPV6_PKTINFO : IP_PKTINFO;
+	c->cmsg_len = CMSG_LEN(plen);
+	memcpy(CMSG_DATA(c), &pi, plen);
+	if (sendmsg(fd, &msg, 0) < 0)
+		return printf("error %s %d (%s) (%ld ms)\n", errno_name(errno), errno, oname,
+			      elapsed_ms()),
+		       1;
+	printf("ok sent (%s) (%ld ms)\n", oname, elapsed_ms());
+	return 0;
+}
+
+/* Every ICMP error this netns receives: "icmp TYPE CODE FROM TO TEXT". */
+static int icmp_sink(int family)
+{
+	int v6 = family == AF_INET6, one = 1, fd, type, code, port;
+	unsigned char buf[2048], *q;
+	char cbuf[256], from[INET6_ADDRSTRLEN], to[INET6_ADDRSTRLEN], text[64];
+	struct sockaddr_storage ss;
+	struct iovec iov = { buf, sizeof(buf) };
+	struct msghdr msg;
+	struct cmsghdr *c;
+	ssize_t n, qlen;
+	size_t i;
+
+	fd = socket(family, SOCK_RAW, v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP);
+	if (fd < 0)
+		return fail(errno);
+	if (v6 && setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)))
+		return fail(errno);
+	printf("listening\n");
+	for (;;) {
+		memset(&msg, 0, sizeof(msg));
+		msg.msg_name = &ss;
+		msg.msg_namelen = sizeof(ss);
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = cbuf;
+		msg.msg_controllen = sizeof(cbuf);
+		n = recvmsg(fd, &msg, 0);
+		if (n < 0)
+			continue;
+		strcpy(to, "?");
+		if (v6) {
+			/* The ICMPv6 message; the quoted IPv6 header, then UDP. */
+			q = buf;
+			for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+				if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO)
+					inet_ntop(AF_INET6,
+						  &((struct in6_pktinfo *)CMSG_DATA(c))->ipi6_addr, to,
+						  sizeof(to));
+			if (n < 8 || q[0] >= 128) /* informational */
+				continue;
+			type = q[0];
+			code = q[1];
+			q += 8 + 40 + 8;
+			qlen = n - (8 + 40 + 8);
+		} else {
+			/* The IPv4 header, ICMP, the quoted IPv4 header, UDP. */
+			size_t ihl = (size_t)(buf[0] & 0xf) * 4, qihl;
+
+			if (n < (ssize_t)ihl + 8 + 20)
+				continue;
+			inet_ntop(AF_INET, buf + 16, to, sizeof(to));
+			q = buf + ihl;
+			type = q[0];
+			code = q[1];
+			if (type == ICMP_ECHO || type == ICMP_ECHOREPLY)
+				continue;
+			qihl = (size_t)(q[8] & 0xf) * 4;
+			q += 8 + qihl + 8;
+			qlen = n - (ssize_t)(ihl + 8 + qihl + 8);
+		}
+		for (i = 0; qlen > 0 && i < (size_t)qlen && i < sizeof(text) - 1; i++)
+			text[i] = (q[i] > ' ' && q[i] < 127) ? (char)q[i] : '.';
+		text[i] = '\0';
+		fmt_sa(&ss, from, sizeof(from), &port);
+		printf("icmp %d %d %s %s %s\n", type, code, from, to, i ? text : "-");
+	}
+}
+
 /* ------------------------------------------------------------ udp-script */
 
 static int add_cmsg(struct msghdr *msg, char *cbuf, size_t cap, const char *kind)
@@ -816,6 +1046,10 @@ int main(int argc, char **argv)
 			opt_strict = 1;
 			argv++, argc--;
 			continue;
+		case '3':
+			opt_compat = 1;
+			argv++, argc--;
+			continue;
 		default:
 			fprintf(stderr, "unknown option %s\n", argv[1]);
 			return 2;
@@ -848,6 +1082,13 @@ int main(int argc, char **argv)
 		return raw6(argv[2], argv[3], argv[4], atoi(argv[5]));
 	if (argc == 6 && !strcmp(argv[1], "raw4"))
 		return raw4(argv[2], argv[3], argv[4], atoi(argv[5]));
+	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "sockopt"))
+		return sockopt_mode(!strcmp(argv[2], "6") ? AF_INET6 : AF_INET, argv[3], argv[4],
+				    argc > 5 ? atoi(argv[5]) : 1);
+	if (argc == 7 && !strcmp(argv[1], "spoof"))
+		return spoof(argv[2], argv[3], argv[4], atoi(argv[5]), argv[6]);
+	if (argc == 3 && !strcmp(argv[1], "icmp-sink"))
+		return icmp_sink(!strcmp(argv[2], "6") ? AF_INET6 : AF_INET);
 	if (argc == 3 && !strcmp(argv[1], "udp-script"))
 		return udp_script(!strcmp(argv[2], "6") ? AF_INET6 : AF_INET);
 	if (argc == 2 && (!strcmp(argv[1], "raw") || !strcmp(argv[1], "packet"))) {
