@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "policy.h"
@@ -136,6 +137,33 @@ static int read_active(const struct policy_maps *m, __u32 *gen)
 	return 0;
 }
 
+/*
+ * A program that read the old generation before the switch may still be
+ * looking it up. Updating a map-in-map from user space waits for an RCU
+ * grace period (the kernel's maybe_wait_bpf_programs()), after which no
+ * program run that began before it is left.
+ */
+static int wait_for_programs(void)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts);
+	int inner, outer, err = 0;
+	__u32 zero = 0;
+
+	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "ocb_sync_in", 4, 4, 1, NULL);
+	if (inner < 0)
+		return ocb_errno();
+	opts.inner_map_fd = inner;
+	outer = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "ocb_sync", 4, 4, 1, &opts);
+	if (outer < 0)
+		err = ocb_errno();
+	else if (bpf_map_update_elem(outer, &zero, &inner, BPF_ANY))
+		err = ocb_errno();
+	if (outer >= 0)
+		close(outer);
+	close(inner);
+	return err;
+}
+
 int policy_switch(const struct ocb_policy *p, const struct policy_maps *m)
 {
 	__u32 counter = 0;
@@ -159,6 +187,13 @@ int policy_switch(const struct ocb_policy *p, const struct policy_maps *m)
 	err = set_active(m, counter + 1);
 	if (err)
 		return err;
+	err = wait_for_programs();
+	if (err) {
+		/* The next switch clears it before it writes. */
+		ocb_log_warn("the new policy is live; the old one stays until the next apply (cannot wait for running programs: %s)",
+			     strerror(-err));
+		return 0;
+	}
 	err = delete_generation(m->rules, sizeof(struct ocb_rule_key), live);
 	if (!err)
 		err = delete_generation(m->ports, sizeof(struct ocb_port_key), live);

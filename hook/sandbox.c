@@ -100,8 +100,11 @@ static const struct profile profiles[OCB_SANDBOX_COUNT] = {
 	[OCB_SANDBOX_DETACH] = { "detach", SB_LOCKS | SB_PINS | SB_KILL0 | SB_GUARD,
 				 CMD(BPF_OBJ_GET) | CMD(BPF_OBJ_GET_INFO_BY_FD) |
 					 CMD(BPF_MAP_LOOKUP_ELEM) },
+	/* MAP_CREATE: a map-in-map whose update waits for running programs
+	 * before the old policy is deleted (policy.c). */
 	[OCB_SANDBOX_APPLY] = { "apply", SB_LOCKS,
-				BPF_READ | CMD(BPF_MAP_UPDATE_ELEM) | CMD(BPF_MAP_DELETE_ELEM) },
+				BPF_READ | CMD(BPF_MAP_CREATE) | CMD(BPF_MAP_UPDATE_ELEM) |
+					CMD(BPF_MAP_DELETE_ELEM) },
 	[OCB_SANDBOX_TRACE] = { "trace", SB_LOCKS | SB_EPOLL, BPF_READ | CMD(BPF_MAP_UPDATE_ELEM) },
 	[OCB_SANDBOX_STATS] = { "stats", 0, BPF_READ },
 	[OCB_SANDBOX_LIST] = { "list", 0, BPF_READ },
