@@ -586,6 +586,33 @@ static __always_inline void trace_packet(struct __sk_buff *skb, __u8 dir, struct
 	submit_packet_event(OCB_EV_PACKET, skb, dir, p, d);
 }
 
+/*
+ * A socket that may send from an address that is not its own (freebind or
+ * transparent). ocb_sockopt refuses setting those flags, but a 32-bit
+ * (compat) setsockopt() runs no cgroup sockopt program, so the flags are
+ * read from the kernel's socket at each packet. Where and which bits they
+ * are is this kernel's (struct inet_sock, enum inet_flags): the hook sets
+ * them from its BTF; zero (older kernels) skips the check.
+ */
+const volatile __u32 inet_flags_off = 0;
+const volatile __u64 spoof_mask = 0;
+
+static __always_inline int sends_as_anyone(struct bpf_sock *sk)
+{
+	struct bpf_sock *volatile spilled = sk;
+	unsigned long addr = 0, flags = 0;
+
+	if (!spoof_mask)
+		return 0;
+	/* The socket's kernel address as a number (the verifier allows no
+	 * arithmetic on a socket pointer), then its inet_flags. Unreadable
+	 * counts as set: a packet is not let through unread. */
+	if (bpf_probe_read_kernel(&addr, sizeof(addr), (const void *)&spilled) ||
+	    bpf_probe_read_kernel(&flags, sizeof(flags), (const void *)(addr + inet_flags_off)))
+		return 1;
+	return !!(flags & spoof_mask);
+}
+
 /* Sockets whose decisions are kept: TCP, UDP and UDP-Lite. */
 enum sock_kind { SK_OTHER, SK_STREAM, SK_DGRAM };
 
@@ -744,6 +771,8 @@ static __always_inline struct decision decide_packet(struct __sk_buff *skb, __u8
 	 * listener, which decide_on_socket() hands to the ingress rules. */
 	full = bpf_sk_fullsock(sk);
 	if (full) {
+		if (dir == OCB_EGRESS && sends_as_anyone(full))
+			return settled(c, OCB_DENY, OCB_RULE_FAILSAFE);
 		kind = sock_kind(full->type, full->protocol);
 		if (kind != SK_OTHER)
 			return decide_on_socket(full, kind, dir, p, c, gen);

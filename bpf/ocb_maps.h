@@ -70,7 +70,7 @@ struct ocb_stats {
 	__u64 connects_denied;
 	__u64 sends_allowed;
 	__u64 sends_denied;
-	__u64 sockets_denied;
+	__u64 sockets_denied; /* sockets and socket options refused */
 };
 
 /*

@@ -20,6 +20,7 @@
 #include "guard.h"
 #include "host.h"
 #include "inspect.h"
+#include "kfacts.h"
 #include "log.h"
 #include "ocb.skel.h"
 #include "ocb_maps.h"
@@ -168,6 +169,7 @@ static int load_programs(struct attach_run *run)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = run->tree.events);
 	const struct ocb_policy *policy = run->opts->policy;
+	struct kfacts kf;
 	struct stat st;
 	int err;
 
@@ -177,6 +179,9 @@ static int load_programs(struct attach_run *run)
 	/* On cgroup2, a cgroup's inode number is its id. */
 	if (!fstat(run->cgroup_fd, &st))
 		run->skel->rodata->container_cgid = st.st_ino;
+	kfacts_inet_flags(&kf);
+	run->skel->rodata->inet_flags_off = kf.inet_flags_off;
+	run->skel->rodata->spoof_mask = kf.spoof_mask;
 	err = policy_size_maps(policy, run->skel->maps.rules, run->skel->maps.ports);
 	if (err)
 		return ocb_err(err, "cannot size the policy maps: %s", strerror(-err));

@@ -26,17 +26,18 @@ struct stats_rows {
 
 static void stats_usage(FILE *out)
 {
-	fprintf(out, "Usage: " OCB_NAME " stats [--json | --prometheus] [ID...]\n"
-		     "\n"
-		     "Counters of the given containers (unique id prefixes), or of every attached\n"
-		     "one, summed over CPUs: packets and bytes allowed and denied per direction,\n"
-		     "connects and UDP sends allowed and denied, packet/raw sockets denied.\n"
-		     "In audit mode the denied counters count what would have been denied.\n"
-		     "\n"
-		     "  -j, --json        JSON output\n"
-		     "      --prometheus  Prometheus text format (for node_exporter's textfile\n"
-		     "                    collector: write to a temporary file, then rename it)\n"
-		     "  -h, --help        show this help\n");
+	fprintf(out,
+		"Usage: " OCB_NAME " stats [--json | --prometheus] [ID...]\n"
+		"\n"
+		"Counters of the given containers (unique id prefixes), or of every attached\n"
+		"one, summed over CPUs: packets and bytes allowed and denied per direction,\n"
+		"connects and UDP sends allowed and denied, sockets and socket options refused.\n"
+		"In audit mode the denied counters count what would have been denied.\n"
+		"\n"
+		"  -j, --json        JSON output\n"
+		"      --prometheus  Prometheus text format (for node_exporter's textfile\n"
+		"                    collector: write to a temporary file, then rename it)\n"
+		"  -h, --help        show this help\n");
 }
 
 static int parse_opts(const struct cli_ctx *ctx, int argc, char **argv, enum stats_format *fmt,
@@ -216,7 +217,7 @@ static void print_prometheus(const struct stats_rows *rows)
 			    rows->v[i].s.sends_denied);
 	}
 	prom_family("ocb_sockets_denied_total", "counter",
-		    "Packet or raw socket creations a container's profile denied (BPF LSM).");
+		    "Sockets (packet, raw) and socket options (freebind, transparent) a container's profile refused.");
 	for (i = 0; i < rows->n; i++) {
 		printf("ocb_sockets_denied_total{container=\"");
 		prom_label(rows->v[i].e->id);

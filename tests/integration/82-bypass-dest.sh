@@ -341,21 +341,19 @@ expect_eq "1e: sockets_denied counts the two spoofs' refusals" 2 $(($(sockets_de
 spoof_case "CAP_NET_RAW, IP_TRANSPARENT, source 10.77.0.2 to the container's own 10.77.0.1" un4 \
 	"$RR" "$RRO" spoof transparent 10.77.0.2 10.77.0.1 9
 expect_match "1e: the IPv4 spoof's IP_TRANSPARENT fails with EPERM" '\(transparent EPERM\)' "$SPOOF_OUT"
-# KNOWN HOLE, not yet a check: the kernel runs no cgroup/setsockopt
-# program for a compat (32-bit) setsockopt() (net/socket.c runs them only
-# `if (!compat)`), so a 64-bit process's int $0x80 (nettool -3), or any
-# i386 binary, sets IPV6_FREEBIND past ocb_sockopt and the spoof works.
-# Reported, not asserted, until the datapath covers it; then make these
-# opt_case / spoof_case calls (expecting EPERM and nothing at D).
-out=$(in_ctr "$R" -3 sockopt 6 ipv6 freebind)
-mark=e$RANDOM
-c0=$(nft_packets "$PEER" un6)
-out2=$(in_ctr "$R" -3 spoof freebind fd00:77::2 fd00:77::1 9 "$mark-compat")
-in_ctr "$RO" spoof freebind fd00:77::2 fd00:77::1 9 "$mark-twin" >/dev/null
-wait_for 5 '[ "$(at_d "$mark-twin")" -gt 0 ]'
-diag "KNOWN HOLE probe, 32-bit setsockopt(IPV6_FREEBIND) under peer2: $out;" \
-	"spoof through it: $out2; ICMP errors at D quoting it: $(at_d "$mark-compat")" \
-	"(nft: $(($(nft_packets "$PEER" un6) - c0)) with the twin's)"
+# The kernel runs no cgroup/setsockopt program for a compat (32-bit)
+# setsockopt() (net/socket.c runs them only `if (!compat)`), so a 64-bit
+# process's int $0x80 (nettool -3), or any i386 binary, still sets
+# IPV6_FREEBIND. The egress program reads the socket's flags at each
+# packet and denies what such a socket sends.
+opt_case "32-bit setsockopt(IPV6_FREEBIND) skips ocb_sockopt (a kernel fact)" "$R" '^ok' 0 \
+	-3 sockopt 6 ipv6 freebind
+before=$(stat_sum "$R" egress.packets_denied)
+spoof_case "32-bit IPV6_FREEBIND, source fd00:77::2 to the container's own fd00:77::1" un6 \
+	"$R" "$RO" -3 spoof freebind fd00:77::2 fd00:77::1 9
+expect_match "1e: the compat spoof's datagram is refused at egress (EPERM)" '^error EPERM' "$SPOOF_OUT"
+expect_eq "1e: the compat spoof is counted as an egress packet denied" 1 \
+	$(($(stat_sum "$R" egress.packets_denied) - before))
 out=$(in_ctr "$R" udp-sendto fd00:77::2 9)
 expect_match "1e: the direct send to [fd00:77::2]:9 still fails with EPERM" '^error EPERM' "$out"
 
