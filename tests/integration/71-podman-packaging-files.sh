@@ -103,8 +103,9 @@ py "config.json and profiles use only documented keys; profile names are valid" 
 import json, os, re
 top = os.environ["TOP"]
 c = json.load(open(top + "/config/config.json"))
-assert set(c) <= {"default_profile", "allowed_profiles", "on_error"}, c
+assert set(c) <= {"default_profile", "allowed_profiles", "on_error", "privileged_network"}, c
 assert c.get("on_error", "refuse") in ("refuse", "allow")
+assert c.get("privileged_network", "refuse") in ("refuse", "warn")
 d = top + "/config/profiles"
 names = sorted(n[:-5] for n in os.listdir(d) if n.endswith(".json"))
 assert names == ["deny-all", "no-lan", "no-metadata", "trace-only"], names
