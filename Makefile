@@ -39,7 +39,7 @@ BIN        := $(BUILD)/oci-cgroup-bpf-hook
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all clean check unit integration demo deps lint format install uninstall
+.PHONY: all clean check unit integration mutants demo deps lint format install uninstall
 
 all: $(BIN)
 
@@ -83,6 +83,10 @@ endif
 check: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(BUILD)/nettool $(CHECK_EXTRA)
 	@BUILD=$(BUILD) OCB_HOOK=$${OCB_HOOK:-$(abspath $(BIN))} ./tests/run-all.sh
+
+# Mutant suite (tests/mutants/README.md): MUTANTS="a b" runs only those.
+mutants: deps
+	@./tests/mutants/run.sh $(MUTANTS)
 
 demo: deps
 	@$(MAKE) --no-print-directory all
