@@ -230,8 +230,22 @@ static __always_inline struct ocb_conf *live_conf(__u32 *gen)
 	return bpf_map_lookup_elem(&conf, &slot);
 }
 
-static __always_inline struct decision decide(__u8 dir, __u8 proto, __u16 port,
-					      const __u8 remote[16])
+/* What decide_rules() is given the remote address in. */
+struct addr16 {
+	__u8 b[16];
+};
+
+#define PACK_DECISION(d)                                                         \
+	((__u64)(d).rule | (__u64)(d).verdict << 32 | (__u64)(d).enforce << 40 | \
+	 (__u64)(d).trace << 48)
+
+/*
+ * The profile's verdict for a packet or call: the longest matching prefix,
+ * at equal prefix the rule with protocol/ports, else the direction's
+ * default. A global function, packed into one scalar (PACK_DECISION): the
+ * verifier checks it once per program, not once per caller's path.
+ */
+__noinline __u64 decide_rules(__u32 dir, __u32 proto, __u32 port, const struct addr16 *remote)
 {
 	struct decision d = { .rule = OCB_RULE_DEFAULT, .verdict = OCB_ALLOW, .enforce = 1 };
 	struct ocb_rule_key key = {};
@@ -242,23 +256,23 @@ static __always_inline struct decision decide(__u8 dir, __u8 proto, __u16 port,
 	__u32 gen = 0;
 
 	c = live_conf(&gen);
-	if (!c)
-		return d;
+	if (!c || !remote)
+		return PACK_DECISION(d);
 	d.enforce = !(c->mode & OCB_MODE_AUDIT);
 	d.trace = c->trace;
 
 	key.prefixlen = OCB_RULE_KEY_HDR_BITS + 128;
 	key.gen = gen & 1;
-	key.dir = dir;
+	key.dir = dir & 1;
 	key.kind = OCB_KIND_ADDR;
-	__builtin_memcpy(key.addr, remote, 16);
+	__builtin_memcpy(key.addr, remote->b, 16);
 	best = bpf_map_lookup_elem(&rules, &key);
 
 	if (!c->has_classes)
 		goto out;
 	pkey.prefixlen = OCB_PORT_KEY_HDR_BITS + 16;
 	pkey.gen = gen & 1;
-	pkey.dir = dir;
+	pkey.dir = dir & 1;
 	pkey.proto = proto;
 	pkey.port = bpf_htons(ocb_has_ports(proto) ? port : 0);
 	cls = bpf_map_lookup_elem(&ports, &pkey);
@@ -275,9 +289,23 @@ out:
 		d.verdict = best->verdict;
 		d.rule = best->rule;
 	} else {
-		d.verdict = dir == OCB_INGRESS ? c->default_verdict[OCB_INGRESS]
-					       : c->default_verdict[OCB_EGRESS];
+		d.verdict = (dir & 1) == OCB_INGRESS ? c->default_verdict[OCB_INGRESS]
+						     : c->default_verdict[OCB_EGRESS];
 	}
+	return PACK_DECISION(d);
+}
+
+static __always_inline struct decision decide(__u8 dir, __u8 proto, __u16 port,
+					      const __u8 remote[16])
+{
+	__u64 v = decide_rules(dir, proto, port, (const struct addr16 *)remote);
+	struct decision d = {
+		.rule = (__u32)v,
+		.verdict = (__u8)(v >> 32),
+		.enforce = (__u8)(v >> 40),
+		.trace = (__u8)(v >> 48),
+	};
+
 	return d;
 }
 
@@ -480,6 +508,7 @@ static __always_inline int parse_packet(struct __sk_buff *skb, __u8 dir, struct 
 	p->local_port = bpf_ntohs(dir == OCB_INGRESS ? l4_ports[1] : l4_ports[0]);
 	return 0;
 }
+
 /* Reserves an event if a `trace` reader runs; NULL otherwise. */
 static __always_inline struct ocb_event *event_start(__u8 type, struct decision d, __u8 dir)
 {
