@@ -371,16 +371,20 @@ bench_hook() {
 		for v in "${order[@]}"; do
 			st=$T_TMP/hk-$v.json
 			for stage in prestart poststop; do
+				# A runtime empties the cgroup before poststop, and
+				# poststop leaves the pins of a running container.
+				[ "$stage" = poststop ] && cg_park "$cg"
 				if [ "$v" = floor ]; then
 					timed t "$FLOOR" "$stage" <"$st" 2>"$T_TMP/hook.err"
 				else
 					timed t hook_at "$stage" "$st" 2>"$T_TMP/hook.err"
 				fi || bail "$stage ($v) exits 0" "$(cat "$T_TMP/hook.err")"
+				[ "$stage" = poststop ] && cg_unpark "$cg"
 				[ "$r" -gt 0 ] && rec hook "${stage}_ms" "$v" "$r" "$(ms "$t")"
 			done
 		done
 	done
-	[ -e "$(pin_dir "$T-hk-default")" ] && bail "poststop removed the pins"
+	[ -e "$(pin_dir "$T-hk-default")" ] && bail "poststop left the pins of the hook benchmark"
 	return 0
 }
 
@@ -429,6 +433,9 @@ scale_attach() {
 scale_detach() {
 	local n=$1 i t
 	for ((i = SCALE_ATTACHED; i > n; i--)); do
+		# Stopped, as a runtime stops a container before its poststop.
+		echo 1 >"$SCALE_PARENT/c$i/cgroup.kill"
+		wait_for 5 cg_unpopulated "$SCALE_PARENT/c$i"
 		scale_state "$T_TMP/scale-state.json" "$T-s$i" 0
 		timed t hook_at poststop "$T_TMP/scale-state.json" 2>"$T_TMP/hook.err" ||
 			bail "poststop of scale container $i" "$(cat "$T_TMP/hook.err")"
@@ -445,8 +452,10 @@ scale_probe() {
 		timed t hook_at prestart "$T_TMP/probe-state.json" 2>"$T_TMP/hook.err" ||
 			bail "prestart of the probe with $SCALE_ATTACHED attached" "$(cat "$T_TMP/hook.err")"
 		rec scale prestart_ms "n=$SCALE_ATTACHED" "$SCALE_ATTACHED-$pass$k" "$(ms "$t")"
+		cg_park "$SCALE_PARENT/probe"
 		timed t hook_at poststop "$T_TMP/probe-state.json" 2>"$T_TMP/hook.err" ||
 			bail "poststop of the probe" "$(cat "$T_TMP/hook.err")"
+		cg_unpark "$SCALE_PARENT/probe"
 		rec scale poststop_ms "n=$SCALE_ATTACHED" "$SCALE_ATTACHED-$pass$k" "$(ms "$t")"
 	done
 }

@@ -800,9 +800,12 @@ static __always_inline struct decision decide_packet(struct __sk_buff *skb, __u8
 	 * listener, which decide_on_socket() hands to the ingress rules. */
 	full = bpf_sk_fullsock(sk);
 	if (full) {
-		if (dir == OCB_EGRESS && sends_as_anyone(full))
-			return settled(c, OCB_DENY, OCB_RULE_FAILSAFE);
 		kind = sock_kind(full->type, full->protocol);
+		/* A TCP connection's source is fixed when it connects, and
+		 * the connect hooks look at it then; other sockets choose
+		 * theirs at each send. */
+		if (dir == OCB_EGRESS && kind != SK_STREAM && sends_as_anyone(full))
+			return settled(c, OCB_DENY, OCB_RULE_FAILSAFE);
 		if (kind != SK_OTHER)
 			return decide_on_socket(full, kind, dir, p, c, gen);
 	}
@@ -960,6 +963,11 @@ static __always_inline int filter_sock_addr(struct bpf_sock_addr *ctx, enum sock
 	c = live_conf(&gen);
 	sock_addr_dest(ctx, hook, family, remote, &port);
 	d = decide(OCB_EGRESS, ctx->protocol, port, remote);
+	/* A TCP socket that may send as anyone would connect from a source
+	 * that is not its own: refused wherever egress can deny. */
+	if (c && hook == HOOK_CONNECT && kind == SK_STREAM && (c->may_deny & (1u << OCB_EGRESS)) &&
+	    sends_as_anyone(ctx->sk))
+		d = settled(c, OCB_DENY, OCB_RULE_FAILSAFE);
 	if (c && kind != SK_OTHER && allows(d)) {
 		if (hook == HOOK_SENDMSG)
 			peer_remember(ctx->sk, remote, port, gen);
