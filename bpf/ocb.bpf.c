@@ -968,7 +968,11 @@ static __always_inline int filter_sock_addr(struct bpf_sock_addr *ctx, enum sock
 	if (c && hook == HOOK_CONNECT && kind == SK_STREAM && (c->may_deny & (1u << OCB_EGRESS)) &&
 	    sends_as_anyone(ctx->sk))
 		d = settled(c, OCB_DENY, OCB_RULE_FAILSAFE);
-	if (c && kind != SK_OTHER && allows(d)) {
+	/* Under a profile that can deny nothing there is nothing to record:
+	 * what it allows now, a later profile decides afresh (a TCP
+	 * connection from before `apply` is then decided by the ingress
+	 * rules, as one the peer opened). Recording costs an allocation. */
+	if (c && c->may_deny && kind != SK_OTHER && allows(d)) {
 		if (hook == HOOK_SENDMSG)
 			peer_remember(ctx->sk, remote, port, gen);
 		else if (flow_write(ctx->sk, remote, port, OCB_EGRESS, gen, d) && kind == SK_STREAM)
