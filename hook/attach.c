@@ -179,7 +179,7 @@ static int load_programs(struct attach_run *run)
 	/* On cgroup2, a cgroup's inode number is its id. */
 	if (!fstat(run->cgroup_fd, &st))
 		run->skel->rodata->container_cgid = st.st_ino;
-	kfacts_inet_flags(&kf);
+	kfacts_inet_flags(&kf, true);
 	run->skel->rodata->inet_flags_off = kf.inet_flags_off;
 	run->skel->rodata->spoof_mask = kf.spoof_mask;
 	err = policy_size_maps(policy, run->skel->maps.rules, run->skel->maps.ports);

@@ -24,6 +24,7 @@
 #include "cli.h"
 #include "config.h"
 #include "host.h"
+#include "kfacts.h"
 #include "inspect.h"
 #include "log.h"
 #include "policy.h"
@@ -515,12 +516,25 @@ static void check_socket_layers(struct check_run *run)
 
 static void check_btf(struct check_run *run)
 {
+	struct kfacts kf;
+
 	if (!access("/sys/kernel/btf/vmlinux", R_OK))
 		emit(run, "btf", CHECK_PASS, NULL, "kernel BTF at /sys/kernel/btf/vmlinux");
 	else
 		emit(run, "btf", CHECK_WARN,
-		     "optional: a kernel with CONFIG_DEBUG_INFO_BTF=y lets bpftool and tracing tools describe the programs",
+		     "a kernel with CONFIG_DEBUG_INFO_BTF=y tells the hook where a socket's freebind and transparent flags are, and lets bpftool describe the programs",
 		     "no kernel BTF (/sys/kernel/btf/vmlinux: %s)", strerror(errno));
+	/* A 32-bit setsockopt() runs no cgroup sockopt program: the egress
+	 * program reads the flags themselves, where it knows their place. */
+	kfacts_inet_flags(&kf, false);
+	if (kf.spoof_mask)
+		emit(run, "spoof-flags", CHECK_PASS, NULL,
+		     "a socket's freebind/transparent flags are readable (struct inet_sock at %u): its datagrams are denied wherever egress can deny, a 32-bit setsockopt() notwithstanding",
+		     kf.inet_flags_off);
+	else
+		emit(run, "spoof-flags", CHECK_WARN,
+		     "refuse the i386 system call ABI in the runtime's seccomp profile (or boot with ia32_emulation=0), or use Linux 6.6 or later with BTF",
+		     "this kernel's freebind/transparent flags are not where the programs can read them: a 32-bit setsockopt() can set them past the sockopt program and forge a source address");
 }
 
 /* The message the failed call recorded (or @err's), then forgotten. */
@@ -676,6 +690,8 @@ static void run_checks(struct check_run *run)
 			"cgroup_skb (ingress, egress)");
 	check_prog_type(run, BPF_PROG_TYPE_CGROUP_SOCK_ADDR, "cgroup_sock_addr",
 			"cgroup_sock_addr (connect4/6, sendmsg4/6)");
+	check_prog_type(run, BPF_PROG_TYPE_CGROUP_SOCKOPT, "cgroup_sockopt",
+			"cgroup_sockopt (options that forge a source)");
 	check_map_types(run);
 	/* The profiles and privileged_network are judged on these too. */
 	run->raw_probe = host_probe_sock_create();

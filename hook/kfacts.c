@@ -120,7 +120,7 @@ static void from_btf(struct kfacts *f)
 	f->spoof_mask = mask;
 }
 
-void kfacts_inet_flags(struct kfacts *f)
+void kfacts_inet_flags(struct kfacts *f, bool cache)
 {
 	char boot[64];
 
@@ -130,6 +130,6 @@ void kfacts_inet_flags(struct kfacts *f)
 	if (boot[0] && !read_cache(boot, f))
 		return;
 	from_btf(f);
-	if (boot[0])
+	if (boot[0] && cache)
 		write_cache(boot, f);
 }

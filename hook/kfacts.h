@@ -2,6 +2,8 @@
 #ifndef OCB_KFACTS_H
 #define OCB_KFACTS_H
 
+#include <stdbool.h>
+
 #include <linux/types.h>
 
 /* What the programs need to know of this kernel's struct inet_sock. */
@@ -11,10 +13,11 @@ struct kfacts {
 };
 
 /*
- * Fills @f from the kernel's BTF, or from this boot's cached answer (the
- * BTF takes some 20 ms to parse). A kernel without enum inet_flags (before
- * 6.6) leaves it zero: the programs then skip the check. Never fails.
+ * Fills @f from this boot's cached answer, or from the kernel's BTF (some
+ * 20 ms to parse), caching it if @cache (a process whose sandbox lets it
+ * create files). A kernel without enum inet_flags (before 6.6) leaves it
+ * zero: the programs then skip the check. Never fails.
  */
-void kfacts_inet_flags(struct kfacts *f);
+void kfacts_inet_flags(struct kfacts *f, bool cache);
 
 #endif
