@@ -212,33 +212,51 @@ script_ask nat4 "sendto 10.77.0.3 7304 n4" >/dev/null
 expect_recv "1c twin: UDP to 10.77.0.3:7304, DNATed to allowed 10.77.0.4, arrives" n4uok '^recv 10\.77\.0\.1 [0-9]+ n4$'
 
 # ============================================================ d. apply
-atk_container AP apply "$NS" open || bail "a container with profile open starts (apply)" "$RUN_ERR"
-ns_script ap1 "$NS" -b 127.0.0.1 -p 7401 udp-script 4
-ns_script ap2 "$NS" -b 127.0.0.2 -p 7402 udp-script 4
-ns_script ap6 "$NS" -b ::1 -p 7401 udp-script 6
-ctr_script c1 "$AP" udp-script 4
-ctr_script c2 "$AP" udp-script 4
-ctr_script c6 "$AP" udp-script 6
-expect_eq "1d: connect a UDP socket to 127.0.0.1:7401" "ok connected" "$(script_ask c1 "connect 127.0.0.1 7401")"
-expect_eq "1d: connect a UDP socket to 127.0.0.2:7402" "ok connected" "$(script_ask c2 "connect 127.0.0.2 7402")"
-expect_eq "1d: connect a UDP socket to [::1]:7401" "ok connected" "$(script_ask c6 "connect ::1 7401")"
-script_ask c1 "send d1" >/dev/null
-expect_recv "1d: before apply the datagram arrives" ap1 '^recv 127\.0\.0\.1 [0-9]+ d1$'
-script_ask c6 "send d1" >/dev/null
-expect_recv "1d: before apply the IPv6 datagram arrives" ap6 '^recv ::1 [0-9]+ d1$'
-out=$("$HOOK" "${HOOK_ARGS[@]}" apply "$AP" no-lo1 2>&1)
-expect_match "1d: apply a profile that denies 127.0.0.1 and ::1" "profile no-lo1 applied" "$out"
-before=$(stats_sum "$AP")
-out=$(script_ask c1 "send d2")
-expect_none "1d: after apply the same socket's next datagram does not arrive (send said: $out)" ap1
-out=$(script_ask c6 "send d2")
-expect_none "1d: after apply the IPv6 socket's next datagram does not arrive (send said: $out)" ap6
-after=$(stats_sum "$AP")
-expect_eq "1d: both datagrams are counted as denied" 2 \
-	"$(($(denied_sum "$after") - $(denied_sum "$before")))"
-script_ask c2 "send d3" >/dev/null
-expect_recv "1d twin: a connected socket to 127.0.0.2, allowed by both profiles, still sends" ap2 \
-	'^recv 127\.0\.0\.[0-9]+ [0-9]+ d3$'
+# apply_case SUFFIX FIRST WHY: a container starts under profile FIRST;
+# its connected UDP sockets send; `apply no-lo1`; the next datagram to
+# what no-lo1 denies does not arrive. Under "open" (denies nothing) the
+# programs record nothing with the sockets; under "peer2" (denies other
+# addresses) they do, and the policy generation must retire the record.
+apply_case() {
+	local x=$1 first=$2 why=$3 ap out before after p1 p2
+	atk_container ap "apply$x" "$NS" "$first" ||
+		bail "a container with profile $first starts (apply)" "$RUN_ERR"
+	p1=740${x:-1}
+	p2=$((p1 + 1))
+	ns_script "ap1$x" "$NS" -b 127.0.0.1 -p "$p1" udp-script 4
+	ns_script "ap2$x" "$NS" -b 127.0.0.2 -p "$p2" udp-script 4
+	ns_script "ap6$x" "$NS" -b ::1 -p "$p1" udp-script 6
+	ctr_script "c1$x" "$ap" udp-script 4
+	ctr_script "c2$x" "$ap" udp-script 4
+	ctr_script "c6$x" "$ap" udp-script 6
+	expect_eq "1d ($why): connect a UDP socket to 127.0.0.1:$p1" "ok connected" \
+		"$(script_ask "c1$x" "connect 127.0.0.1 $p1")"
+	expect_eq "1d ($why): connect a UDP socket to 127.0.0.2:$p2" "ok connected" \
+		"$(script_ask "c2$x" "connect 127.0.0.2 $p2")"
+	expect_eq "1d ($why): connect a UDP socket to [::1]:$p1" "ok connected" \
+		"$(script_ask "c6$x" "connect ::1 $p1")"
+	script_ask "c1$x" "send d1" >/dev/null
+	expect_recv "1d ($why): before apply the datagram arrives" "ap1$x" '^recv 127\.0\.0\.1 [0-9]+ d1$'
+	script_ask "c6$x" "send d1" >/dev/null
+	expect_recv "1d ($why): before apply the IPv6 datagram arrives" "ap6$x" '^recv ::1 [0-9]+ d1$'
+	out=$("$HOOK" "${HOOK_ARGS[@]}" apply "$ap" no-lo1 2>&1)
+	expect_match "1d ($why): apply a profile that denies 127.0.0.1 and ::1" "profile no-lo1 applied" "$out"
+	before=$(stats_sum "$ap")
+	out=$(script_ask "c1$x" "send d2")
+	expect_none "1d ($why): after apply the same socket's next datagram does not arrive (send said: $out)" "ap1$x"
+	out=$(script_ask "c6$x" "send d2")
+	expect_none "1d ($why): after apply the IPv6 socket's next datagram does not arrive (send said: $out)" "ap6$x"
+	after=$(stats_sum "$ap")
+	expect_eq "1d ($why): both datagrams are counted as denied" 2 \
+		"$(($(denied_sum "$after") - $(denied_sum "$before")))"
+	script_ask "c2$x" "send d3" >/dev/null
+	expect_recv "1d twin ($why): a connected socket to 127.0.0.2, allowed by both profiles, still sends" "ap2$x" \
+		'^recv 127\.0\.0\.[0-9]+ [0-9]+ d3$'
+	AP_IDS+=("$ap")
+}
+AP_IDS=()
+apply_case "" open "nothing recorded: the first profile denies nothing"
+apply_case 5 peer2 "decisions recorded: the first profile can deny"
 
 # ============================================================ e. forged sources
 # Attacks from R (peer2: fd00:77::2 and 10.77.0.2 denied, no extra
@@ -357,7 +375,7 @@ expect_eq "1e: the compat spoof is counted as an egress packet denied" 1 \
 out=$(in_ctr "$R" udp-sendto fd00:77::2 9)
 expect_match "1e: the direct send to [fd00:77::2]:9 still fails with EPERM" '^error EPERM' "$out"
 
-for cid in "$U" "$R" "$RO" "$RR" "$RRO" "$AP" "$IG" "$AU"; do
+for cid in "$U" "$R" "$RO" "$RR" "$RRO" "${AP_IDS[@]}" "$IG" "$AU"; do
 	trunc kill "$cid" KILL >/dev/null 2>&1
 	wait_for 10 test "$(runc_status "$cid")" = stopped
 	check "runc delete $cid" trunc delete "$cid"
