@@ -6,9 +6,11 @@
 #   tests/run-all.sh [--unit | --integration] [FILTER...]
 #
 # A FILTER keeps the tests whose file name contains it. Lines starting
-# with "ok" count as passed and lines starting with "not ok" as failed; a
-# test that exits non-zero without a "not ok" line counts as one failure.
-# The last line is "N passed, N failed"; the exit status is 1 if anything
+# with "ok" count as passed and lines starting with "not ok" as failed;
+# skips ("# SKIP what: why", or TAP's "ok/not ok ... # SKIP" from the unit
+# tests) count as skipped, never as passed or failed. A test that exits
+# non-zero without a "not ok" line counts as one failure. The last line
+# is "N passed, N failed, N skipped"; the exit status is 1 if anything
 # failed or nothing passed.
 set -u
 
@@ -45,7 +47,7 @@ done
 if [ "$(id -u)" -ne 0 ]; then
 	echo "run-all.sh: the tests must run as root: they load BPF programs, create cgroups," >&2
 	echo "network namespaces and containers. Run: sudo make check" >&2
-	echo "0 passed, 1 failed"
+	echo "0 passed, 1 failed, 0 skipped"
 	exit 1
 fi
 
@@ -60,20 +62,22 @@ selected() {
 
 passed=0
 failed=0
+skipped=0
 failures=()
 LOG=$(mktemp /tmp/ocb-run-all.XXXXXX)
 trap 'rm -f "$LOG"' EXIT
 
 # run NAME CMD...: runs one test file, shows its output, counts.
 run() {
-	local name=$1 rc p f start
+	local name=$1 rc p f s start
 	shift
 	echo "# ---- $name"
 	start=$SECONDS
 	timeout --kill-after=10 "$TIMEOUT" "$@" 2>&1 </dev/null | tee "$LOG"
 	rc=${PIPESTATUS[0]}
-	p=$(grep -c '^ok\b' "$LOG")
-	f=$(grep -c '^not ok\b' "$LOG")
+	p=$(grep -v '# SKIP' "$LOG" | grep -c '^ok\b')
+	f=$(grep -v '# SKIP' "$LOG" | grep -c '^not ok\b')
+	s=$(grep -cE '^((not )?ok\b.*)?# SKIP' "$LOG")
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
 			echo "not ok - $name timed out after ${TIMEOUT}s"
@@ -84,8 +88,9 @@ run() {
 	fi
 	passed=$((passed + p))
 	failed=$((failed + f))
+	skipped=$((skipped + s))
 	[ "$f" -gt 0 ] && failures+=("$name ($f)")
-	echo "# ---- $name: $p passed, $f failed, $((SECONDS - start))s"
+	echo "# ---- $name: $p passed, $f failed, $s skipped, $((SECONDS - start))s"
 }
 
 found=0
@@ -113,5 +118,5 @@ fi
 if [ ${#failures[@]} -gt 0 ]; then
 	echo "# failed: ${failures[*]}"
 fi
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

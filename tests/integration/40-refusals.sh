@@ -12,23 +12,48 @@ start_in_ns_cg PID "$NS" "$CG"
 ID="$T.refused"
 diag "target process $PID in $CG"
 
+# ours_in_tree: the entries of the pin tree, the lock directory and the
+# work directory that may be this test's: not another test's ids
+# (ocbt-<other pid>...), not a running hook's work entry, not the state
+# all containers share (the shared lock, the kernel facts cache).
+ours_in_tree() {
+	local live
+	live=" $(_live_work)"
+	find "$PIN_BASE" "$LOCK_DIR" "$WORK_DIR" -mindepth 1 -maxdepth 1 -printf '%p\n' 2>/dev/null |
+		while IFS= read -r p; do
+			n=${p##*/}
+			case $n in
+			"$T"[.%-]* | "$T") ;;
+			ocbt-* | .shared | kernel-inet-flags) continue ;;
+			esac
+			[[ $live == *" $n "* ]] && continue
+			printf '%s\n' "$p"
+		done | LC_ALL=C sort
+}
+TREE_BEFORE=$(ours_in_tree)
+
 # nothing_from DESC ID: no pins for ID (escaped, and raw in case the id
-# escaped the tree), no lock file, nothing attached to the test cgroup.
+# escaped the tree), no lock file, nothing new in the pin tree, the lock
+# or the work directory (ids such as '', '.', '..' name no directory of
+# their own), nothing attached to the test cgroup.
 nothing_from() {
-	local desc=$1 id=$2 p bad=()
+	local desc=$1 id=$2 p bad=() new
 	case $id in
 	'' | . | ..) ;; # names of the directories themselves
 	*) for p in "$(pin_dir "$id")" "$PIN_BASE/$id" "$LOCK_DIR/$id"; do
 		[ -e "$p" ] && bad+=("exists: $p")
 	done ;;
 	esac
+	new=$(comm -13 <(printf '%s\n' "$TREE_BEFORE") <(ours_in_tree))
+	[ -n "$new" ] && bad+=("new in the pin tree, lock or work directory: $new")
 	[ -n "$(ocb_progs_on "$CG")" ] && bad+=("attached to $CG: $(ocb_progs_on "$CG" | tr '\n' ' ')")
 	if [ ${#bad[@]} -eq 0 ]; then
-		ok "$desc: nothing pinned or attached"
+		ok "$desc: nothing pinned, locked or attached"
 	else
-		not_ok "$desc: nothing pinned or attached" "${bad[@]}"
+		not_ok "$desc: nothing pinned, locked or attached" "${bad[@]}"
 		# Keep one failure from failing every later case.
 		case $id in */* | .* | '') ;; *) detach_quiet "$id" ;; esac
+		TREE_BEFORE=$(ours_in_tree)
 	fi
 }
 

@@ -257,10 +257,15 @@ timeout 60 "${PODMAN[@]}" rm -f -t 0 "$C2" >/dev/null 2>&1
 # A foreground `podman run --rm` that ends by itself.
 new_name C3 rm
 out=$(timeout 120 "${PODMAN[@]}" run --rm --name "$C3" --cidfile "$T_TMP/c3.cid" \
-	--annotation "$ANNOTATION=$DENY_PROFILE" "${RUN_OPTS[@]}" sh -c 'echo ran-in-container' 2>&1)
+	--annotation "$ANNOTATION=$DENY_PROFILE" "${RUN_OPTS[@]}" \
+	sh -c "echo ran-in-container; echo hello | nc -w 3 $DENIED_ADDR $PORT" 2>&1)
 rc=$?
-expect_eq "podman run --rm with the annotation exits 0" 0 "$rc" "$out"
+# nc's status is the container's: the denied connect makes it non-zero.
+expect_ne "podman run --rm with the annotation runs (its nc is refused)" 0 "$rc" "$out"
 expect_match "podman run --rm ran its command" "ran-in-container" "$out"
+# What shows that the hook attached before the command ran.
+expect_match "podman run --rm: its connect to $DENIED_ADDR fails with EPERM [policy]" \
+	"Operation not permitted" "$out"
 ID3=$(cat "$T_TMP/c3.cid" 2>/dev/null)
 [ -n "$ID3" ] && [ -n "${OCB_PODMAN_IDS_FILE:-}" ] && echo "$ID3" >>"$OCB_PODMAN_IDS_FILE"
 if [ -z "$ID3" ]; then

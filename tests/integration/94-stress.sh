@@ -76,16 +76,8 @@ counts() { # programs named ocb_*, maps, links: "P M L"
 		"$(bpftool -j map show 2>/dev/null | jq 'if type == "array" then length else "?" end')" \
 		"$(bpftool -j link show 2>/dev/null | jq 'if type == "array" then length else "?" end')"
 }
-# Our object's .rodata map ("ocb.rodata", a name no one else's object
-# gives): each container's load creates one, so a leaked load leaks it.
-# Other maps have generic names (stats, info...) that others may use.
-our_maps() {
-	bpftool -j map show 2>/dev/null | jq -r '(if type == "array" then .[] else empty end)
-		| select(.name == "ocb.rodata") | .id' | sort
-}
 TREE_BEFORE=$(tree)
 COUNTS_BEFORE=$(counts)
-MAPS_BEFORE=$(our_maps)
 GUARDS_BEFORE=$(pgrep -x ocb-guard | sort)
 snapshot_progs
 
@@ -177,14 +169,14 @@ links=$(bpftool -j link show 2>/dev/null | jq -r --arg ours "$T_OUR_CGIDS" '
 	| select(.type == "cgroup") | .cgroup_id as $c
 	| select($ours | contains(" \($c) ")) | .id' | tr '\n' ' ')
 expect_eq "no link on any of our cgroups" "" "$links"
-wait_for 10 test -z "$(_unexplained_progs)"
-expect_eq "no program of ours loaded beyond those before" "" "$(_unexplained_progs)"
-# The kernel frees maps after an RCU grace period: give it a moment.
-wait_for 10 test -z "$(comm -13 <(echo "$MAPS_BEFORE") <(our_maps))"
-expect_eq "no map of ours left beyond those before (ids)" "" \
-	"$(comm -13 <(echo "$MAPS_BEFORE") <(our_maps) | tr '\n' ' ')"
+# The kernel frees maps after an RCU grace period: poll.
+for kind in progs maps links; do
+	left=$(_settled "$kind")
+	expect_eq "no $kind of ours beyond those before (by id)" "" "$left" "$(_show_objects "$kind" "$left")"
+done
+expect_eq "nothing left in $WORK_DIR" "" "$(_left_in_work)"
 # Others may be running tests on this machine: the totals are for the log.
-wait_for 10 test "$(counts)" = "$COUNTS_BEFORE"
+wait_for 10 'test "$(counts)" = "$COUNTS_BEFORE"'
 diag "programs (ocb_*), maps, links: before $COUNTS_BEFORE, after $(counts)"
 for ((w = 1; w <= WORKERS + SHARED; w++)); do
 	[ -e "$LOCK_DIR/$T.w$w" ] && not_ok "lock file of $T.w$w left"
