@@ -243,7 +243,7 @@ BLINKS=$(link_ids "$IDB")
 bg_stop "$PIDB"
 remove_cgroup "$CGB" || not_ok "remove B's cgroup"
 state_of() { "$HOOK" "${HOOK_ARGS[@]}" list --json | jq -r --arg id "$1" '.[] | select(.id == $id) | .state'; }
-wait_for 10 test "$(state_of "$IDB")" = stale
+wait_for 10 'test "$(state_of "$IDB")" = stale'
 expect_eq "list: B is stale once its cgroup is gone" stale "$(state_of "$IDB")"
 expect_eq "list: A is still live" live "$(state_of "$IDA")"
 

@@ -377,7 +377,7 @@ expect_match "1e: the direct send to [fd00:77::2]:9 still fails with EPERM" '^er
 
 for cid in "$U" "$R" "$RO" "$RR" "$RRO" "${AP_IDS[@]}" "$IG" "$AU"; do
 	trunc kill "$cid" KILL >/dev/null 2>&1
-	wait_for 10 test "$(runc_status "$cid")" = stopped
+	wait_for 30 'test "$(runc_status "$cid")" = stopped'
 	check "runc delete $cid" trunc delete "$cid"
 done
 done_testing

@@ -297,7 +297,7 @@ fi
 # ============================================================ teardown
 for cid in ${TW:-} ${A1:-} ${A2:-} ${A3:-} ${W1:-} ${W2:-} ${W3:-}; do
 	trunc kill "$cid" KILL >/dev/null 2>&1
-	wait_for 10 test "$(runc_status "$cid")" = stopped
+	wait_for 30 'test "$(runc_status "$cid")" = stopped'
 	trunc delete "$cid" >/dev/null 2>&1
 	assert_nothing_left "after delete" "$cid"
 done

@@ -265,7 +265,7 @@ expect_recv "further twin: denying only 10.78.0.0/24, multicast to 239.1.2.3 rea
 
 for cid in "$C" "$I" "$P" ${PN:+"$PN"} "$L" "$B" "$LAN"; do
 	trunc kill "$cid" KILL >/dev/null 2>&1
-	wait_for 10 test "$(runc_status "$cid")" = stopped
+	wait_for 30 'test "$(runc_status "$cid")" = stopped'
 	check "runc delete $cid" trunc delete "$cid"
 done
 done_testing

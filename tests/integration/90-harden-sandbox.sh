@@ -204,7 +204,7 @@ ulimit -c 0
 	echo $? >"$T_TMP/trace.rc") 2>/dev/null &
 SUB=$!
 defer "bg_stop $SUB"
-wait_for 5 test -n "$(cat /proc/$SUB/task/$SUB/children 2>/dev/null)" || bail "start trace"
+wait_for 5 'test -n "$(cat /proc/$SUB/task/$SUB/children 2>/dev/null)"' || bail "start trace"
 TP=$(awk '{ print $1 }' /proc/$SUB/task/$SUB/children)
 defer "bg_stop $TP"
 # epoll_wait or epoll_pwait: waiting on the ring buffer.

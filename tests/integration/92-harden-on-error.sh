@@ -111,7 +111,7 @@ expect_eq "  with our programs, accounting only" \
 	"ocb_connect4 ocb_connect6 ocb_egress ocb_ingress ocb_sendmsg4 ocb_sendmsg6 ocb_sockopt " \
 	"$(ocb_progs_on "$BUNDLE_CG" | tr '\n' ' ')"
 check "runc kill" trunc kill "$T.runc-allow" KILL
-wait_for 10 test "$(runc_status "$T.runc-allow")" = stopped
+wait_for 30 'test "$(runc_status "$T.runc-allow")" = stopped'
 check "runc delete (runs poststop)" trunc delete "$T.runc-allow"
 assert_nothing_left "runc, on_error allow" "$T.runc-allow" "$BUNDLE_CG"
 done_testing
