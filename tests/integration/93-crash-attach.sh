@@ -5,7 +5,13 @@
 # that changes state (bpf: maps, programs, pins, links; mkdir, rename,
 # unlink, unlinkat, rmdir: the pin tree; openat, flock: the lock;
 # socketpair, clone, sendto, wait4: starting and releasing the guard) and N =
-# 1.. until the attach completes. Twice: on a fresh bpffs (the first
+# 1.. until a run is not killed: it ran to the end and must exit 0 (the
+# kill points of that call are N - 1). A system call that a stage does
+# not make gives no kill point and tests nothing: that fails, so a call
+# that moves (a renameat2 for a rename) or goes cannot pass unseen. An
+# attach removes nothing on its way to success (unlink, unlinkat and
+# rmdir are on its error paths, which no kill reaches): its series
+# leave those out. Twice: on a fresh bpffs (the first
 # attach also creates the shared trace maps) and on a warm one. strace
 # follows the hook only, not its guard (hook/guard.c): that is the
 # process that outlives a killed hook.
@@ -21,7 +27,8 @@
 #     file, none of our programs on the cgroup.
 # Then the same for poststop killed at each step: the pins are published
 # whole (all programs attached) or gone (none), and poststop run again
-# leaves nothing.
+# leaves nothing. Every run of the hook (a stage or gc) that is not
+# killed must exit 0; a failure shows its stderr.
 # CRASH_SYSCALLS limits the system calls (default: all of the above).
 OCB_BPFFS=/tmp/ocbt-crash-$$-bpffs
 . "$(dirname "$0")/../lib.sh"
@@ -55,13 +62,19 @@ fresh_bpffs() {
 	mount -t bpf bpffs "$BPFFS" || bail "mount a private bpffs at $BPFFS"
 }
 
-hook() { # STAGE STATE: the hook, quiet; sets RC and ERR
+hook() { # STAGE STATE: the hook, quiet; sets RC and ERR (gc: STATE /dev/null)
 	# A poststop finds the cgroup empty, as after a runtime's teardown.
 	[ "$1" = poststop ] && cg_park_for "$ID"
 	"$HOOK" "${HOOK_ARGS[@]}" "$1" <"$2" >/dev/null 2>"$T_TMP/err"
 	RC=$?
 	[ "$1" = poststop ] && [ -n "$T_PARKED" ] && cg_unpark "$T_PARKED"
 	ERR=$(cat "$T_TMP/err")
+}
+
+# hook_ok DESC STAGE STATE: the hook, not killed: it must exit 0.
+hook_ok() {
+	hook "$2" "$3"
+	expect_eq "$1: $2 exits 0" 0 "$RC" "$ERR"
 }
 
 progs_on_cg() {
@@ -84,14 +97,15 @@ work_dirs() {
 }
 
 # killed_at SYSCALL N STAGE STATE: the hook, killed as it enters the Nth
-# SYSCALL; RC is 137 if it was.
+# SYSCALL; RC is 137 if it was, else its exit status; ERR its stderr.
 killed_at() {
 	[ "$3" = poststop ] && cg_park_for "$ID"
 	# A subshell that waits (not execs): its "Killed" notice is dropped.
 	# LeakSanitizer (a SANITIZE=1 build) cannot work under ptrace.
 	(ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -qq -o /dev/null -e trace="$1" -e inject="$1:signal=KILL:when=$2" \
-		"$HOOK" "${HOOK_ARGS[@]}" "$3" <"$4" >/dev/null 2>&1; exit $?) 2>/dev/null
+		"$HOOK" "${HOOK_ARGS[@]}" "$3" <"$4" >/dev/null 2>"$T_TMP/err"; exit $?) 2>/dev/null
 	RC=$?
+	ERR=$(cat "$T_TMP/err")
 	wait_guard
 	[ "$3" = poststop ] && [ -n "$T_PARKED" ] && cg_unpark "$T_PARKED"
 	return 0
@@ -126,16 +140,31 @@ fail() {
 	FAILS+=("$*")
 }
 
+# nothing_left WHAT: WHAT (a poststop) left no pins, no work directory,
+# none of our programs on the cgroup and no lock file.
+nothing_left() {
+	local attached
+	[ ! -e "$DIR" ] || fail "$1 left $DIR"
+	[ -z "$(work_dirs)" ] || fail "$1 left work directories: $(work_dirs)"
+	attached=$(progs_on_cg)
+	[ "$attached" -eq 0 ] || fail "$1 left $attached of our programs on the cgroup"
+	[ ! -e "$LOCK_DIR/$ID" ] || fail "$1 left the lock file"
+}
+
 # crash_once SYSCALL N: returns 1 when the attach completed before the
 # Nth call (the series for SYSCALL is over).
 crash_once() {
-	local sc=$1 n=$2 where="$1 #$2" published=no attached
+	local sc=$1 n=$2 where="$1 #$2" published=no
 	# In a subshell: the shell's "Killed" notice goes to /dev/null.
 	killed_at "$sc" "$n" prestart "$T_TMP/attach.json"
 	if [ "$RC" -ne 137 ]; then
 		# Not killed: it ran to the end. It must have attached.
-		[ "$RC" -eq 0 ] || fail "$where: an attach that was not killed exited $RC"
+		[ "$RC" -eq 0 ] || fail "$where: not killed, the attach exited $RC: $ERR"
+		[ -d "$DIR" ] || fail "$where: not killed, the attach published nothing"
+		consistent "$where: not killed"
 		hook poststop "$T_TMP/detach.json"
+		[ "$RC" -eq 0 ] || fail "$where: the poststop after it exited $RC: $ERR"
+		nothing_left "$where: the poststop after it"
 		return 1
 	fi
 	# 1. None or all, nothing in between, and nothing to sweep.
@@ -143,7 +172,8 @@ crash_once() {
 	consistent "$where"
 	# 2. gc keeps it so.
 	if [ $((n % 2)) -eq 1 ]; then
-		"$HOOK" "${HOOK_ARGS[@]}" gc >/dev/null 2>&1 || fail "$where: gc failed"
+		hook gc /dev/null
+		[ "$RC" -eq 0 ] || fail "$where: gc exited $RC: $ERR"
 		consistent "$where: after gc"
 	fi
 	# 3. A new attach of the same id.
@@ -159,14 +189,11 @@ crash_once() {
 	# 4. poststop leaves nothing.
 	hook poststop "$T_TMP/detach.json"
 	[ "$RC" -eq 0 ] || fail "$where: poststop exited $RC: $ERR"
-	[ ! -e "$DIR" ] || fail "$where: poststop left $DIR"
-	[ -z "$(work_dirs)" ] || fail "$where: poststop left work directories: $(work_dirs)"
-	attached=$(progs_on_cg)
-	[ "$attached" -eq 0 ] || fail "$where: poststop left $attached of our programs on the cgroup"
-	[ ! -e "$LOCK_DIR/$ID" ] || fail "$where: poststop left the lock file"
+	nothing_left "$where: poststop"
 	# Clean slate for the next kill point, whatever happened.
 	if [ -n "$(work_dirs)" ]; then
-		"$HOOK" "${HOOK_ARGS[@]}" gc >/dev/null 2>&1
+		hook gc /dev/null
+		[ "$RC" -eq 0 ] || fail "$where: gc after it exited $RC: $ERR"
 	fi
 	return 0
 }
@@ -174,28 +201,39 @@ crash_once() {
 # crash_detach_once SYSCALL N: poststop killed at the Nth SYSCALL, after
 # a good attach. The pins are either still published (complete) or out
 # of view; a poststop run again leaves nothing. Returns 1 when poststop
-# completed before the Nth call.
+# completed before the Nth call: it must have exited 0 and left nothing.
 crash_detach_once() {
 	local sc=$1 n=$2 where="poststop: $1 #$2"
 	hook prestart "$T_TMP/attach.json"
 	[ "$RC" -eq 0 ] || fail "$where: the attach before it exited $RC: $ERR"
 	killed_at "$sc" "$n" poststop "$T_TMP/detach.json"
-	[ "$RC" -eq 137 ] || return 1
+	if [ "$RC" -ne 137 ]; then
+		[ "$RC" -eq 0 ] || fail "$where: not killed, poststop exited $RC: $ERR"
+		nothing_left "$where: not killed, poststop"
+		return 1
+	fi
 	consistent "$where"
 	hook poststop "$T_TMP/detach.json"
 	[ "$RC" -eq 0 ] || fail "$where: poststop again exited $RC: $ERR"
-	[ ! -e "$DIR" ] || fail "$where: poststop again left $DIR"
-	[ -z "$(work_dirs)" ] || fail "$where: poststop again left work directories: $(work_dirs)"
-	[ "$(progs_on_cg)" -eq 0 ] || fail "$where: poststop again left programs on the cgroup"
-	[ ! -e "$LOCK_DIR/$ID" ] || fail "$where: poststop again left the lock file"
+	nothing_left "$where: poststop again"
 	return 0
 }
 
+# The system calls of each stage's series (see the top).
+ATTACH_CALLS="bpf mkdir openat flock rename clone socketpair sendto wait4"
+DETACH_CALLS="bpf mkdir openat flock rename unlink unlinkat rmdir clone socketpair sendto wait4"
+for sc in ${CRASH_SYSCALLS:-}; do
+	[[ " $DETACH_CALLS " == *" $sc "* ]] || bail "CRASH_SYSCALLS: $sc is none of $DETACH_CALLS"
+done
+
 # series LABEL FRESH [STAGE]: every system call, every N.
 series() {
-	local label=$1 fresh=$2 stage=${3:-prestart} sc n before total=0 once=crash_once
-	[ "$stage" = poststop ] && once=crash_detach_once
-	for sc in ${CRASH_SYSCALLS:-bpf mkdir openat flock rename unlink unlinkat rmdir clone socketpair sendto wait4}; do
+	local label=$1 fresh=$2 stage=${3:-prestart} sc n before total=0 once=crash_once calls=$ATTACH_CALLS
+	if [ "$stage" = poststop ]; then
+		once=crash_detach_once calls=$DETACH_CALLS
+	fi
+	for sc in $calls; do
+		[ -n "${CRASH_SYSCALLS:-}" ] && [[ " $CRASH_SYSCALLS " != *" $sc "* ]] && continue
 		before=${#FAILS[@]}
 		n=1
 		while :; do
@@ -204,11 +242,16 @@ series() {
 			n=$((n + 1))
 			[ "$n" -gt 400 ] && fail "$sc: still killed at call 400; giving up" && break
 		done
-		total=$((total + n - 1))
-		if [ ${#FAILS[@]} -eq "$before" ]; then
-			ok "$label: SIGKILL at each of the $((n - 1)) $sc() calls of $stage: consistent, cleaned up"
+		n=$((n - 1))
+		total=$((total + n))
+		if [ "$n" -eq 0 ]; then
+			not_ok "$label: no kill point: $stage makes no $sc() call" \
+				"not killed at its first $sc() call, $stage ran to the end: nothing was tested" \
+				"${FAILS[@]:$before:20}"
+		elif [ ${#FAILS[@]} -eq "$before" ]; then
+			ok "$label: SIGKILL at each of the $n $sc() calls of $stage: consistent, cleaned up; run to the end, exit 0"
 		else
-			not_ok "$label: SIGKILL at each of the $((n - 1)) $sc() calls of $stage" \
+			not_ok "$label: SIGKILL at each of the $n $sc() calls of $stage" \
 				"${FAILS[@]:$before:20}"
 		fi
 	done
@@ -220,9 +263,8 @@ fresh_bpffs
 series "fresh bpffs" yes
 # Warm: the shared maps exist (attach reuses them).
 fresh_bpffs
-hook prestart "$T_TMP/attach.json"
-expect_eq "warm-up attach" 0 "$RC" "$ERR"
-hook poststop "$T_TMP/detach.json"
+hook_ok "warm-up" prestart "$T_TMP/attach.json"
+hook_ok "warm-up" poststop "$T_TMP/detach.json"
 series "warm bpffs" no
 series "warm bpffs" no poststop
 diag "crash series took $((SECONDS - start))s"
@@ -234,14 +276,14 @@ diag "crash series took $((SECONDS - start))s"
 	"$HOOK" "${HOOK_ARGS[@]}" prestart <"$T_TMP/attach.json" >/dev/null 2>"$T_TMP/err"; exit $?) 2>/dev/null
 expect_eq "guard killed: the attach still succeeds" 0 "$?" "$(cat "$T_TMP/err")"
 expect_eq "guard killed: all of our programs on the cgroup" "${#LINK_NAMES[@]}" "$(progs_on_cg)"
-hook poststop "$T_TMP/detach.json"
+hook_ok "guard killed" poststop "$T_TMP/detach.json"
 expect_eq "guard killed: poststop leaves none" 0 "$(progs_on_cg)"
 # A normal attach and detach leave no guard behind: the hook reaps it.
 # (Guards of the hooks killed above were orphaned; a zombie may remain
 # where init is slow to reap, so only new ones count.)
 guards_before=$(pgrep -x ocb-guard | sort)
-hook prestart "$T_TMP/attach.json"
-hook poststop "$T_TMP/detach.json"
+hook_ok "a plain attach and detach" prestart "$T_TMP/attach.json"
+hook_ok "a plain attach and detach" poststop "$T_TMP/detach.json"
 expect_eq "no ocb-guard process outlives its hook" "" \
 	"$(comm -13 <(echo "$guards_before") <(pgrep -x ocb-guard | sort))"
 
@@ -249,9 +291,10 @@ expect_eq "no ocb-guard process outlives its hook" "" \
 # at its last bpf() call, after it pinned links): that is what poststop
 # and gc sweep. The number of bpf() calls comes from a good attach.
 ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -qq -o "$T_TMP/bpf.trace" -e trace=bpf "$HOOK" "${HOOK_ARGS[@]}" prestart \
-	<"$T_TMP/attach.json" >/dev/null 2>&1
+	<"$T_TMP/attach.json" >/dev/null 2>"$T_TMP/err"
+expect_eq "an attach under strace -e trace=bpf exits 0" 0 "$?" "$(cat "$T_TMP/err")"
 LAST_BPF=$(grep -c '^bpf(' "$T_TMP/bpf.trace")
-hook poststop "$T_TMP/detach.json"
+hook_ok "after it" poststop "$T_TMP/detach.json"
 for cleaner in poststop gc; do
 	(ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -qq -o /dev/null -e trace=bpf,setsid -e inject=setsid:signal=KILL \
 		-e inject=bpf:signal=KILL:when="$LAST_BPF" \
@@ -261,15 +304,15 @@ for cleaner in poststop gc; do
 	check "both killed ($cleaner): the hook was killed, with some links pinned in staging" \
 		test "$rc" -eq 137 -a "$attached" -gt 0 -a "$attached" -lt "${#LINK_NAMES[@]}" -a ! -d "$DIR" -a -n "$(work_dirs)"
 	if [ $cleaner = gc ]; then
-		"$HOOK" "${HOOK_ARGS[@]}" gc >/dev/null 2>&1
+		hook_ok "both killed" gc /dev/null
 	else
-		hook poststop "$T_TMP/detach.json"
+		hook_ok "both killed" poststop "$T_TMP/detach.json"
 	fi
 	expect_eq "both killed: $cleaner removes the staging directory" "" "$(work_dirs)"
 	expect_eq "both killed: after $cleaner, none of our programs on the cgroup" 0 "$(progs_on_cg)"
 	# The runtime runs poststop for a container whose prestart failed:
 	# that removes the lock file the killed hook left.
-	[ $cleaner = gc ] && hook poststop "$T_TMP/detach.json"
+	[ $cleaner = gc ] && hook_ok "both killed, after gc" poststop "$T_TMP/detach.json"
 	check "both killed: no lock file left after poststop" test ! -e "$LOCK_DIR/$ID"
 done
 assert_nothing_left "after the crash series" "$ID" "$CG"
