@@ -39,6 +39,10 @@ BIN        := $(BUILD)/oci-cgroup-bpf-hook
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
+# A recipe that fails leaves no target behind (an empty skeleton would
+# look up to date to the next make).
+.DELETE_ON_ERROR:
+
 .PHONY: all clean check unit integration mutants demo deps lint format install uninstall
 
 all: $(BIN)
@@ -52,7 +56,13 @@ $(BUILD)/ocb.bpf.o: bpf/ocb.bpf.c bpf/ocb_maps.h | $(BUILD)
 $(BUILD)/ocb.skel.h: $(BUILD)/ocb.bpf.o
 	$(BPFTOOL) gen skeleton $< name ocb > $@
 
-$(BUILD)/%.o: hook/%.c $(wildcard hook/*.h) bpf/ocb_maps.h $(BUILD)/ocb.skel.h | $(BUILD)
+# The shared programs' directory is named after what makes them: the
+# object, and the loader that sets its read-only data (kernel facts).
+OCB_LOADER := hook/progs.c hook/kfacts.c hook/kfacts.h
+$(BUILD)/ocb_build_id.h: $(BUILD)/ocb.bpf.o $(OCB_LOADER)
+	printf '#define OCB_BUILD_ID "%s"\n' "$$(cat $^ | sha256sum | cut -c1-16)" > $@
+
+$(BUILD)/%.o: hook/%.c $(wildcard hook/*.h) bpf/ocb_maps.h $(BUILD)/ocb.skel.h $(BUILD)/ocb_build_id.h | $(BUILD)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BIN): $(HOOK_OBJS)

@@ -35,51 +35,105 @@
 #define AF_PACKET 17
 #define AF_XDP 44
 
-struct {
+/*
+ * A container's maps, created and pinned by the hook (hook/attach.c) in
+ * the container's directory; the programs reach them by the container's
+ * slot (struct ocb_cgslot) through the outer maps below. These are the
+ * templates the kernel checks them against (sizes, not types: libbpf
+ * cannot size an inner map's key by BTF; the hook gives the maps their
+ * types, hook/progs.c).
+ */
+struct stats_map {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct ocb_stats);
-} stats SEC(".maps");
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct ocb_stats));
+};
 
-struct {
+struct active_map {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct ocb_active);
-} active SEC(".maps");
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct ocb_active));
+};
 
-struct {
+struct conf_map {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 2);
-	__type(key, __u32);
-	__type(value, struct ocb_conf);
-} conf SEC(".maps");
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct ocb_conf));
+};
 
-/* max_entries is set by the loader to fit the profile. */
-struct {
+/* max_entries is sized by the hook to fit the profile. */
+struct rules_map {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 1);
-	__type(key, struct ocb_rule_key);
-	__type(value, struct ocb_rule);
-} rules SEC(".maps");
+	__uint(key_size, sizeof(struct ocb_rule_key));
+	__uint(value_size, sizeof(struct ocb_rule));
+};
 
-struct {
+struct ports_map {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 1);
-	__type(key, struct ocb_port_key);
-	__type(value, struct ocb_class);
-} ports SEC(".maps");
+	__uint(key_size, sizeof(struct ocb_port_key));
+	__uint(value_size, sizeof(struct ocb_class));
+};
 
-/* Written by the hook at attach time; read by `list` and `show`. */
-struct {
+/* Written by the hook at attach time; read by `list` and `show`. Not
+ * used by the programs: declared so that its type is in the object's
+ * BTF, for the copies the hook creates. */
+struct info_map {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct ocb_info);
-} info SEC(".maps");
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct ocb_info));
+};
+
+#define OUTER(name, inner)                                \
+	struct {                                          \
+		__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS); \
+		__uint(max_entries, OCB_MAX_SLOTS);       \
+		__type(key, __u32);                       \
+		__array(values, struct inner);            \
+	} name SEC(".maps")
+
+OUTER(c_stats, stats_map);
+OUTER(c_active, active_map);
+OUTER(c_conf, conf_map);
+OUTER(c_rules, rules_map);
+OUTER(c_ports, ports_map);
+OUTER(c_info, info_map);
+
+/*
+ * Never called: its argument keeps the types of a container's maps in
+ * the object's BTF (the templates above give only sizes), from which the
+ * hook gives the maps it creates their types, so that `bpftool map dump`
+ * prints named fields.
+ */
+struct ocb_map_types {
+	struct ocb_stats stats;
+	struct ocb_active active;
+	struct ocb_conf conf;
+	struct ocb_rule_key rule_key;
+	struct ocb_rule rule;
+	struct ocb_port_key port_key;
+	struct ocb_class class;
+	struct ocb_info info;
+};
+
+__noinline int ocb_map_types(struct ocb_map_types *t)
+{
+	return t != 0;
+}
+
+/* Each cgroup we are attached to: its container's slot (ocb_maps.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_STORAGE);
+	__type(key, __u64);
+	__type(value, struct ocb_cgslot);
+} cgslot SEC(".maps");
 
 /*
  * Shared by every container: one ring buffer for `trace`, pinned by name
@@ -130,22 +184,36 @@ struct {
  * A packet with any other peer is decided afresh: the kernel may send a
  * socket's packets elsewhere than connect() was told (the unspecified
  * address, source routes, NAT in the container's network namespace).
+ * The programs are shared: each record names the attachment (cgroup)
+ * whose policy made it, and a socket keeps two (a pod's and its
+ * container's, where both are attached).
  */
 struct flow {
-	struct bpf_spin_lock lock;
-	__u32 gen;	 /* the active map's counter when decided */
+	__u64 owner; /* the cgroup whose policy decided; 0: empty */
+	__u32 gen;   /* that container's active counter when decided */
+	__u32 rule;
 	__u8 remote[16]; /* the peer decided on */
 	__u16 port;	 /* its port, host order */
 	__u8 verdict;	 /* enum ocb_verdict */
 	__u8 dir;	 /* whose rules decided: OCB_EGRESS, the container opened it */
-	__u32 rule;
+};
+
+#define N_FLOWS 2
+
+struct flows {
+	struct bpf_spin_lock lock;
+	/* A connect() hook of ours decided this socket, for some owner: a
+	 * TCP socket whose own record is gone (more nested attachments than
+	 * N_FLOWS) was still opened from inside, never by its peer. */
+	__u32 connected;
+	struct flow f[N_FLOWS];
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
-	__type(value, struct flow);
+	__type(value, struct flows);
 } flows SEC(".maps");
 
 /*
@@ -158,6 +226,7 @@ struct {
 
 struct peer {
 	__u8 addr[16];
+	__u64 owner;   /* the cgroup whose policy consented */
 	__u64 expires; /* bpf_ktime_get_ns(); 0: empty */
 	__u32 gen;
 	__u16 port;
@@ -177,8 +246,15 @@ struct {
 	__type(value, struct peers);
 } peers SEC(".maps");
 
-/* The container's cgroup id, set by the hook before load. */
-const volatile __u64 container_cgid = 0;
+/* The container a program runs for: the attachment's cgroup and slot,
+ * its settings (NULL until the hook has written its slot: fail closed)
+ * and their generation. */
+struct cont {
+	__u64 cgid;
+	__u32 slot;
+	__u32 gen;
+	struct ocb_conf *c;
+};
 
 struct packet {
 	__u8 remote[16]; /* IPv6 or IPv4-mapped */
@@ -214,20 +290,39 @@ static __always_inline int same_addr(const __u8 a[16], const __u8 b[16])
 }
 
 /*
- * The live settings, or NULL. @gen receives the whole generation counter;
- * its low bit selects the map entries.
+ * The live settings of slot @slot, or NULL. @gen receives the whole
+ * generation counter; its low bit selects the map entries.
  */
-static __always_inline struct ocb_conf *live_conf(__u32 *gen)
+static __always_inline struct ocb_conf *live_conf(__u32 slot, __u32 *gen)
 {
 	struct ocb_active *act;
-	__u32 zero = 0, slot;
+	__u32 zero = 0, bank;
+	void *m;
 
-	act = bpf_map_lookup_elem(&active, &zero);
+	m = bpf_map_lookup_elem(&c_active, &slot);
+	if (!m)
+		return NULL;
+	act = bpf_map_lookup_elem(m, &zero);
 	if (!act)
 		return NULL;
 	*gen = act->gen;
-	slot = act->gen & 1;
-	return bpf_map_lookup_elem(&conf, &slot);
+	bank = act->gen & 1;
+	m = bpf_map_lookup_elem(&c_conf, &slot);
+	if (!m)
+		return NULL;
+	return bpf_map_lookup_elem(m, &bank);
+}
+
+/* Who we run for: this attachment's container (see struct cont). */
+static __always_inline struct ocb_conf *container(struct cont *k)
+{
+	struct ocb_cgslot *cs = bpf_get_local_storage(&cgslot, 0);
+
+	k->cgid = cs->cgid;
+	k->slot = cs->slot;
+	k->gen = 0;
+	k->c = live_conf(k->slot, &k->gen);
+	return k->c;
 }
 
 /* What decide_rules() is given the remote address in. */
@@ -243,21 +338,28 @@ struct addr16 {
  * The profile's verdict for a packet or call: the longest matching prefix,
  * at equal prefix the rule with protocol/ports, else the direction's
  * default. A global function, packed into one scalar (PACK_DECISION): the
- * verifier checks it once per program, not once per caller's path.
+ * verifier checks it once per program, not once per caller's path. A
+ * slot without maps (not yet written by the hook) denies.
  */
-__noinline __u64 decide_rules(__u32 dir, __u32 proto, __u32 port, const struct addr16 *remote)
+__noinline __u64 decide_rules(__u32 slot, __u32 dir, __u32 proto, __u32 port,
+			      const struct addr16 *remote)
 {
-	struct decision d = { .rule = OCB_RULE_DEFAULT, .verdict = OCB_ALLOW, .enforce = 1 };
+	struct decision d = { .rule = OCB_RULE_FAILSAFE, .verdict = OCB_DENY, .enforce = 1 };
 	struct ocb_rule_key key = {};
 	struct ocb_port_key pkey = {};
 	struct ocb_rule *best, *r;
 	struct ocb_class *cls;
 	struct ocb_conf *c;
+	void *rules, *ports;
 	__u32 gen = 0;
 
-	c = live_conf(&gen);
-	if (!c || !remote)
+	c = live_conf(slot, &gen);
+	rules = bpf_map_lookup_elem(&c_rules, &slot);
+	ports = bpf_map_lookup_elem(&c_ports, &slot);
+	if (!c || !remote || !rules || !ports)
 		return PACK_DECISION(d);
+	d.rule = OCB_RULE_DEFAULT;
+	d.verdict = OCB_ALLOW;
 	d.enforce = !(c->mode & OCB_MODE_AUDIT);
 	d.trace = c->trace;
 
@@ -266,7 +368,7 @@ __noinline __u64 decide_rules(__u32 dir, __u32 proto, __u32 port, const struct a
 	key.dir = dir & 1;
 	key.kind = OCB_KIND_ADDR;
 	__builtin_memcpy(key.addr, remote->b, 16);
-	best = bpf_map_lookup_elem(&rules, &key);
+	best = bpf_map_lookup_elem(rules, &key);
 
 	if (!c->has_classes)
 		goto out;
@@ -275,11 +377,11 @@ __noinline __u64 decide_rules(__u32 dir, __u32 proto, __u32 port, const struct a
 	pkey.dir = dir & 1;
 	pkey.proto = proto;
 	pkey.port = bpf_htons(ocb_has_ports(proto) ? port : 0);
-	cls = bpf_map_lookup_elem(&ports, &pkey);
+	cls = bpf_map_lookup_elem(ports, &pkey);
 	if (cls) {
 		key.kind = OCB_KIND_CLASS;
 		key.class = (__u16)cls->class;
-		r = bpf_map_lookup_elem(&rules, &key);
+		r = bpf_map_lookup_elem(rules, &key);
 		/* At equal prefix, a rule with protocol/ports wins. */
 		if (r && (!best || r->addr_bits >= best->addr_bits))
 			best = r;
@@ -295,10 +397,10 @@ out:
 	return PACK_DECISION(d);
 }
 
-static __always_inline struct decision decide(__u8 dir, __u8 proto, __u16 port,
-					      const __u8 remote[16])
+static __always_inline struct decision decide(const struct cont *k, __u8 dir, __u8 proto,
+					      __u16 port, const __u8 remote[16])
 {
-	__u64 v = decide_rules(dir, proto, port, (const struct addr16 *)remote);
+	__u64 v = decide_rules(k->slot, dir, proto, port, (const struct addr16 *)remote);
 	struct decision d = {
 		.rule = (__u32)v,
 		.verdict = (__u8)(v >> 32),
@@ -325,11 +427,12 @@ static __always_inline int allows(struct decision d)
 	return d.verdict != OCB_DENY || !d.enforce;
 }
 
-static __always_inline struct ocb_stats *cpu_stats(void)
+static __always_inline struct ocb_stats *cpu_stats(const struct cont *k)
 {
 	__u32 zero = 0;
+	void *m = bpf_map_lookup_elem(&c_stats, &k->slot);
 
-	return bpf_map_lookup_elem(&stats, &zero);
+	return m ? bpf_map_lookup_elem(m, &zero) : NULL;
 }
 
 static __always_inline void count_traffic(struct ocb_traffic *t, struct decision d, __u32 len)
@@ -510,7 +613,8 @@ static __always_inline int parse_packet(struct __sk_buff *skb, __u8 dir, struct 
 }
 
 /* Reserves an event if a `trace` reader runs; NULL otherwise. */
-static __always_inline struct ocb_event *event_start(__u8 type, struct decision d, __u8 dir)
+static __always_inline struct ocb_event *event_start(const struct cont *k, __u8 type,
+						     struct decision d, __u8 dir)
 {
 	struct ocb_trace_ctl *ctl;
 	struct ocb_event *e;
@@ -529,7 +633,7 @@ static __always_inline struct ocb_event *event_start(__u8 type, struct decision 
 	}
 	__builtin_memset(e, 0, sizeof(*e));
 	e->time_ns = bpf_ktime_get_boot_ns();
-	e->cgroup_id = container_cgid;
+	e->cgroup_id = k->cgid;
 	e->rule = d.rule;
 	e->type = type;
 	e->verdict = d.verdict;
@@ -539,10 +643,11 @@ static __always_inline struct ocb_event *event_start(__u8 type, struct decision 
 }
 
 /* A drop or packet event: what the packet's headers say. */
-static __always_inline void submit_packet_event(__u8 type, struct __sk_buff *skb, __u8 dir,
+static __always_inline void submit_packet_event(const struct cont *k, __u8 type,
+						struct __sk_buff *skb, __u8 dir,
 						const struct packet *p, struct decision d)
 {
-	struct ocb_event *e = event_start(type, d, dir);
+	struct ocb_event *e = event_start(k, type, d, dir);
 
 	if (!e)
 		return;
@@ -556,12 +661,12 @@ static __always_inline void submit_packet_event(__u8 type, struct __sk_buff *skb
 	bpf_ringbuf_submit(e, 0);
 }
 
-static __always_inline void trace_drop(struct __sk_buff *skb, __u8 dir, const struct packet *p,
-				       struct decision d)
+static __always_inline void trace_drop(const struct cont *k, struct __sk_buff *skb, __u8 dir,
+				       const struct packet *p, struct decision d)
 {
 	if (d.verdict != OCB_DENY || !(d.trace & OCB_TRACE_DROPS))
 		return;
-	submit_packet_event(OCB_EV_DROP, skb, dir, p, d);
+	submit_packet_event(k, OCB_EV_DROP, skb, dir, p, d);
 }
 
 static __always_inline int reader_present(void)
@@ -599,20 +704,18 @@ static __always_inline int within_packet_rate(__u32 rate)
  * the profile's rate. Runs only while a reader is present, so the
  * common case costs one array lookup.
  */
-static __always_inline void trace_packet(struct __sk_buff *skb, __u8 dir, struct packet *p,
-					 struct decision d, int parsed)
+static __always_inline void trace_packet(const struct cont *k, struct __sk_buff *skb, __u8 dir,
+					 struct packet *p, struct decision d, int parsed)
 {
-	struct ocb_conf *c;
-	__u32 gen;
+	const struct ocb_conf *c = k->c;
 
 	if (d.verdict == OCB_DENY || !reader_present())
 		return;
-	c = live_conf(&gen);
 	if (!c || !(c->trace & OCB_TRACE_PACKETS) || !within_packet_rate(c->packet_rate))
 		return;
 	if (!parsed && parse_packet(skb, dir, p))
 		return;
-	submit_packet_event(OCB_EV_PACKET, skb, dir, p, d);
+	submit_packet_event(k, OCB_EV_PACKET, skb, dir, p, d);
 }
 
 /*
@@ -654,46 +757,73 @@ static __always_inline enum sock_kind sock_kind(__u32 type, __u32 protocol)
 	return SK_OTHER;
 }
 
-/* A copy of @sk's flow, taken under its lock; 0 if it has none. */
-static __always_inline int flow_read(struct bpf_sock *sk, struct flow *out)
+/*
+ * A copy of @sk's flow for @owner, taken under its lock; 0 if it has
+ * none. @connected receives whether a connect() hook decided @sk.
+ */
+static __always_inline int flow_read(struct bpf_sock *sk, __u64 owner, struct flow *out,
+				     __u32 *connected)
 {
-	struct flow *f = bpf_sk_storage_get(&flows, sk, 0, 0);
+	struct flows *fs = bpf_sk_storage_get(&flows, sk, 0, 0);
+	int i, found = 0;
 
-	if (!f)
+	*connected = 0;
+	if (!fs)
 		return 0;
-	bpf_spin_lock(&f->lock);
-	out->gen = f->gen;
-	__builtin_memcpy(out->remote, f->remote, 16);
-	out->port = f->port;
-	out->verdict = f->verdict;
-	out->dir = f->dir;
-	out->rule = f->rule;
-	bpf_spin_unlock(&f->lock);
-	return 1;
+	bpf_spin_lock(&fs->lock);
+	*connected = fs->connected;
+	for (i = 0; i < N_FLOWS; i++) {
+		if (fs->f[i].owner == owner) {
+			*out = fs->f[i];
+			found = 1;
+			break;
+		}
+	}
+	bpf_spin_unlock(&fs->lock);
+	return found;
 }
 
-/* Records what was decided for @sk's flow; 0, or -1 without memory. */
-static __always_inline int flow_write(struct bpf_sock *sk, const __u8 remote[16], __u16 port,
-				      __u8 dir, __u32 gen, struct decision d)
+/*
+ * Records what @owner's policy decided for @sk's flow (@connect: in a
+ * connect() hook); 0, or -1 without memory. @owner's own record, else an
+ * empty one, else the last (a third nested attachment decides afresh).
+ */
+static __always_inline int flow_write(struct bpf_sock *sk, __u64 owner, const __u8 remote[16],
+				      __u16 port, __u8 dir, __u32 gen, struct decision d,
+				      int connect)
 {
-	struct flow *f = bpf_sk_storage_get(&flows, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	struct flows *fs = bpf_sk_storage_get(&flows, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	struct flow *f;
+	__u32 i, at = N_FLOWS - 1;
 
-	if (!f)
+	if (!fs)
 		return -1;
-	bpf_spin_lock(&f->lock);
+	bpf_spin_lock(&fs->lock);
+	for (i = 0; i < N_FLOWS; i++) {
+		if (fs->f[i].owner == owner) {
+			at = i;
+			break;
+		}
+		if (!fs->f[i].owner && at == N_FLOWS - 1)
+			at = i;
+	}
+	f = &fs->f[at & (N_FLOWS - 1)];
+	f->owner = owner;
 	f->gen = gen;
 	__builtin_memcpy(f->remote, remote, 16);
 	f->port = port;
 	f->verdict = d.verdict;
 	f->dir = dir;
 	f->rule = d.rule;
-	bpf_spin_unlock(&f->lock);
+	if (connect)
+		fs->connected = 1;
+	bpf_spin_unlock(&fs->lock);
 	return 0;
 }
 
-/* Did @sk send to @remote:@port, with the policy's consent, lately? */
-static __always_inline int peer_seen(struct bpf_sock *sk, const __u8 remote[16], __u16 port,
-				     __u32 gen)
+/* Did @sk send to @remote:@port, with @owner's policy's consent, lately? */
+static __always_inline int peer_seen(struct bpf_sock *sk, __u64 owner, const __u8 remote[16],
+				     __u16 port, __u32 gen)
 {
 	struct peers *ps = bpf_sk_storage_get(&peers, sk, 0, 0);
 	__u64 now = bpf_ktime_get_ns();
@@ -705,7 +835,7 @@ static __always_inline int peer_seen(struct bpf_sock *sk, const __u8 remote[16],
 	for (i = 0; i < N_PEERS; i++) {
 		struct peer *e = &ps->p[i];
 
-		if (e->expires > now && e->gen == gen && e->port == port &&
+		if (e->expires > now && e->owner == owner && e->gen == gen && e->port == port &&
 		    same_addr(e->addr, remote)) {
 			seen = 1;
 			break;
@@ -716,8 +846,8 @@ static __always_inline int peer_seen(struct bpf_sock *sk, const __u8 remote[16],
 }
 
 /* Remembers an allowed send: replies from there are admitted a while. */
-static __always_inline void peer_remember(struct bpf_sock *sk, const __u8 remote[16], __u16 port,
-					  __u32 gen)
+static __always_inline void peer_remember(struct bpf_sock *sk, __u64 owner, const __u8 remote[16],
+					  __u16 port, __u32 gen)
 {
 	struct peers *ps = bpf_sk_storage_get(&peers, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	__u64 expires = bpf_ktime_get_ns() + REPLY_WINDOW_NS;
@@ -730,7 +860,7 @@ static __always_inline void peer_remember(struct bpf_sock *sk, const __u8 remote
 	bpf_spin_lock(&ps->lock);
 	for (i = 0; i < N_PEERS; i++) {
 		e = &ps->p[i];
-		if (e->port == port && same_addr(e->addr, remote)) {
+		if (e->owner == owner && e->port == port && same_addr(e->addr, remote)) {
 			slot = i;
 			break;
 		}
@@ -739,6 +869,7 @@ static __always_inline void peer_remember(struct bpf_sock *sk, const __u8 remote
 		slot = ps->next++;
 	e = &ps->p[slot & (N_PEERS - 1)];
 	__builtin_memcpy(e->addr, remote, 16);
+	e->owner = owner;
 	e->port = port;
 	e->gen = gen;
 	e->expires = expires;
@@ -753,41 +884,49 @@ static __always_inline void peer_remember(struct bpf_sock *sk, const __u8 remote
  * ingress rules decide its packets both ways, as they decided its SYN.
  * Any other packet is decided afresh from what it carries.
  */
-static __always_inline struct decision decide_on_socket(struct bpf_sock *sk, enum sock_kind kind,
-							__u8 dir, const struct packet *p,
-							const struct ocb_conf *c, __u32 gen)
+static __always_inline struct decision decide_on_socket(const struct cont *k, struct bpf_sock *sk,
+							enum sock_kind kind, __u8 dir,
+							const struct packet *p)
 {
+	const struct ocb_conf *c = k->c;
+	struct flow f = {};
+	__u32 connected = 0;
 	struct decision d;
-	struct flow f;
-	int have;
+	int have = 0;
 
 	if (p->proto != sk->protocol)
-		return decide(dir, p->proto, p->port, p->remote);
+		return decide(k, dir, p->proto, p->port, p->remote);
 	/* A listener's packets (SYN-ACKs out, SYNs in) are never its own
 	 * connect()'s, even if it made one before it listened. */
-	have = sk->state != BPF_TCP_LISTEN && flow_read(sk, &f);
+	if (sk->state != BPF_TCP_LISTEN)
+		have = flow_read(sk, k->cgid, &f, &connected);
 	if (have && f.port == p->remote_port && same_addr(f.remote, p->remote)) {
-		if (kind == SK_STREAM || f.gen == gen)
+		if (kind == SK_STREAM || f.gen == k->gen)
 			return settled(c, f.verdict, f.rule);
-		d = decide(OCB_EGRESS, p->proto, p->remote_port, p->remote);
-		flow_write(sk, p->remote, p->remote_port, OCB_EGRESS, gen, d);
+		d = decide(k, OCB_EGRESS, p->proto, p->remote_port, p->remote);
+		flow_write(sk, k->cgid, p->remote, p->remote_port, OCB_EGRESS, k->gen, d, 0);
 		return d;
 	}
-	if (kind == SK_DGRAM && peer_seen(sk, p->remote, p->remote_port, gen))
+	if (kind == SK_DGRAM && peer_seen(sk, k->cgid, p->remote, p->remote_port, k->gen))
 		return settled(c, OCB_ALLOW, OCB_RULE_DEFAULT);
+	/* Opened from inside, but our record of it is gone: decided by the
+	 * egress rules, packet by packet. */
+	if (kind == SK_STREAM && !have && connected)
+		return decide(k, OCB_EGRESS, p->proto, p->remote_port, p->remote);
 	if (kind == SK_STREAM && !have) {
-		d = decide(OCB_INGRESS, p->proto, p->local_port, p->remote);
+		d = decide(k, OCB_INGRESS, p->proto, p->local_port, p->remote);
 		if (sk->state != BPF_TCP_LISTEN)
-			flow_write(sk, p->remote, p->remote_port, OCB_INGRESS, gen, d);
+			flow_write(sk, k->cgid, p->remote, p->remote_port, OCB_INGRESS, k->gen, d,
+				   0);
 		return d;
 	}
-	return decide(dir, p->proto, p->port, p->remote);
+	return decide(k, dir, p->proto, p->port, p->remote);
 }
 
-static __always_inline struct decision decide_packet(struct __sk_buff *skb, __u8 dir,
-						     const struct packet *p,
-						     const struct ocb_conf *c, __u32 gen)
+static __always_inline struct decision decide_packet(const struct cont *k, struct __sk_buff *skb,
+						     __u8 dir, const struct packet *p)
 {
+	const struct ocb_conf *c = k->c;
 	struct bpf_sock *sk = skb->sk, *full;
 	enum sock_kind kind;
 
@@ -795,7 +934,7 @@ static __always_inline struct decision decide_packet(struct __sk_buff *skb, __u8
 	if (p->unreadable)
 		return settled(c, OCB_DENY, OCB_RULE_FAILSAFE);
 	if (!sk)
-		return decide(dir, p->proto, p->port, p->remote);
+		return decide(k, dir, p->proto, p->port, p->remote);
 	/* The kernel runs us with a full socket: a SYN-ACK's is its
 	 * listener, which decide_on_socket() hands to the ingress rules. */
 	full = bpf_sk_fullsock(sk);
@@ -807,14 +946,15 @@ static __always_inline struct decision decide_packet(struct __sk_buff *skb, __u8
 		if (dir == OCB_EGRESS && kind != SK_STREAM && sends_as_anyone(full))
 			return settled(c, OCB_DENY, OCB_RULE_FAILSAFE);
 		if (kind != SK_OTHER)
-			return decide_on_socket(full, kind, dir, p, c, gen);
+			return decide_on_socket(k, full, kind, dir, p);
 	}
-	return decide(dir, p->proto, p->port, p->remote);
+	return decide(k, dir, p->proto, p->port, p->remote);
 }
 
 /*
  * Every packet is decided on what it carries, or on a recorded decision
  * that provably covers it. A direction that can deny nothing skips it all.
+ * A cgroup whose slot the hook has not written (yet) passes nothing.
  */
 static __always_inline int filter_skb(struct __sk_buff *skb, __u8 dir)
 {
@@ -822,19 +962,21 @@ static __always_inline int filter_skb(struct __sk_buff *skb, __u8 dir)
 	struct packet p = {};
 	struct ocb_stats *s;
 	struct ocb_conf *c;
-	__u32 gen = 0;
+	struct cont k;
 	int parsed = 0;
 
-	c = live_conf(&gen);
-	if (c && (c->may_deny & (1u << dir))) {
+	c = container(&k);
+	if (!c)
+		return 0;
+	if (c->may_deny & (1u << dir)) {
 		parsed = !parse_packet(skb, dir, &p);
 		if (parsed) {
-			d = decide_packet(skb, dir, &p, c, gen);
-			trace_drop(skb, dir, &p, d);
+			d = decide_packet(&k, skb, dir, &p);
+			trace_drop(&k, skb, dir, &p, d);
 		}
 	}
-	trace_packet(skb, dir, &p, d, parsed);
-	s = cpu_stats();
+	trace_packet(&k, skb, dir, &p, d, parsed);
+	s = cpu_stats(&k);
 	if (s)
 		count_traffic(dir == OCB_INGRESS ? &s->ingress : &s->egress, d, skb->len);
 	return allows(d);
@@ -854,9 +996,9 @@ int ocb_egress(struct __sk_buff *skb)
 
 enum sock_hook { HOOK_CONNECT, HOOK_SENDMSG };
 
-static __always_inline void trace_sock_addr(struct bpf_sock_addr *ctx, enum sock_hook hook,
-					    int family, __u16 port, const __u8 remote[16],
-					    struct decision d)
+static __always_inline void trace_sock_addr(const struct cont *k, struct bpf_sock_addr *ctx,
+					    enum sock_hook hook, int family, __u16 port,
+					    const __u8 remote[16], struct decision d)
 {
 	struct ocb_event *e;
 	__u8 flag =
@@ -864,7 +1006,7 @@ static __always_inline void trace_sock_addr(struct bpf_sock_addr *ctx, enum sock
 
 	if (!(d.trace & flag))
 		return;
-	e = event_start(hook == HOOK_CONNECT ? OCB_EV_CONNECT : OCB_EV_SEND, d, OCB_EGRESS);
+	e = event_start(k, hook == HOOK_CONNECT ? OCB_EV_CONNECT : OCB_EV_SEND, d, OCB_EGRESS);
 	if (!e)
 		return;
 	e->pid = bpf_get_current_pid_tgid() >> 32;
@@ -930,9 +1072,10 @@ static __always_inline void sock_addr_dest(struct bpf_sock_addr *ctx, enum sock_
 	}
 }
 
-static __always_inline void count_sock_addr(enum sock_hook hook, struct decision d)
+static __always_inline void count_sock_addr(const struct cont *k, enum sock_hook hook,
+					    struct decision d)
 {
-	struct ocb_stats *s = cpu_stats();
+	struct ocb_stats *s = cpu_stats(k);
 
 	if (!s)
 		return;
@@ -957,12 +1100,13 @@ static __always_inline int filter_sock_addr(struct bpf_sock_addr *ctx, enum sock
 	struct ocb_conf *c;
 	struct decision d;
 	__u8 remote[16];
-	__u32 gen = 0;
+	struct cont k;
 	__u16 port;
 
-	c = live_conf(&gen);
+	/* Without its settings, decide() denies. */
+	c = container(&k);
 	sock_addr_dest(ctx, hook, family, remote, &port);
-	d = decide(OCB_EGRESS, ctx->protocol, port, remote);
+	d = decide(&k, OCB_EGRESS, ctx->protocol, port, remote);
 	/* A TCP socket that may send as anyone would connect from a source
 	 * that is not its own: refused wherever egress can deny. */
 	if (c && hook == HOOK_CONNECT && kind == SK_STREAM && (c->may_deny & (1u << OCB_EGRESS)) &&
@@ -974,13 +1118,14 @@ static __always_inline int filter_sock_addr(struct bpf_sock_addr *ctx, enum sock
 	 * rules, as one the peer opened). Recording costs an allocation. */
 	if (c && c->may_deny && kind != SK_OTHER && allows(d)) {
 		if (hook == HOOK_SENDMSG)
-			peer_remember(ctx->sk, remote, port, gen);
-		else if (flow_write(ctx->sk, remote, port, OCB_EGRESS, gen, d) && kind == SK_STREAM)
+			peer_remember(ctx->sk, k.cgid, remote, port, k.gen);
+		else if (flow_write(ctx->sk, k.cgid, remote, port, OCB_EGRESS, k.gen, d, 1) &&
+			 kind == SK_STREAM)
 			/* Unrecorded, its packets would pass as the peer's. */
 			d = settled(c, OCB_DENY, OCB_RULE_FAILSAFE);
 	}
-	trace_sock_addr(ctx, hook, family, port, remote, d);
-	count_sock_addr(hook, d);
+	trace_sock_addr(&k, ctx, hook, family, port, remote, d);
+	count_sock_addr(&k, hook, d);
 	return allows(d);
 }
 
@@ -1027,7 +1172,7 @@ int ocb_sockopt(struct bpf_sockopt *ctx)
 {
 	struct ocb_conf *c;
 	struct ocb_stats *s;
-	__u32 gen;
+	struct cont k;
 	int spoof;
 
 	spoof = (ctx->level == SOL_IP &&
@@ -1036,10 +1181,12 @@ int ocb_sockopt(struct bpf_sockopt *ctx)
 		 (ctx->optname == IPV6_FREEBIND || ctx->optname == IPV6_TRANSPARENT));
 	if (!spoof)
 		return 1;
-	c = live_conf(&gen);
-	if (!c || !(c->may_deny & (1u << OCB_EGRESS)))
+	c = container(&k);
+	if (!c)
+		return 0;
+	if (!(c->may_deny & (1u << OCB_EGRESS)))
 		return 1;
-	s = cpu_stats();
+	s = cpu_stats(&k);
 	if (s)
 		s->sockets_denied++;
 	return (c->mode & OCB_MODE_AUDIT) ? 1 : 0;
@@ -1055,23 +1202,25 @@ static __always_inline int refuse_socket(int family, int type, int protocol)
 	struct ocb_stats *s;
 	struct ocb_event *e;
 	struct decision d = { .rule = OCB_RULE_DEFAULT, .verdict = OCB_DENY };
-	__u32 gen;
+	int raw = (family == AF_INET || family == AF_INET6) && (type & 0xf) == SOCK_RAW;
+	struct cont k;
 	int deny = 0;
 
-	c = live_conf(&gen);
+	c = container(&k);
+	/* Not written yet: the sockets a profile may deny are refused. */
 	if (!c)
-		return 1;
+		return raw || family == AF_PACKET || family == AF_XDP ? 0 : 1;
 	if (family == AF_PACKET || family == AF_XDP)
 		deny = c->sockets & OCB_SOCK_DENY_PACKET;
-	else if ((family == AF_INET || family == AF_INET6) && (type & 0xf) == SOCK_RAW)
+	else if (raw)
 		deny = c->sockets & OCB_SOCK_DENY_RAW;
 	if (!deny)
 		return 1;
-	s = cpu_stats();
+	s = cpu_stats(&k);
 	if (s)
 		s->sockets_denied++;
 	d.enforce = !(c->mode & OCB_MODE_AUDIT);
-	e = c->trace & OCB_TRACE_DROPS ? event_start(OCB_EV_SOCKET, d, OCB_EGRESS) : NULL;
+	e = c->trace & OCB_TRACE_DROPS ? event_start(&k, OCB_EV_SOCKET, d, OCB_EGRESS) : NULL;
 	if (e) {
 		e->pid = bpf_get_current_pid_tgid() >> 32;
 		bpf_get_current_comm(e->comm, sizeof(e->comm));

@@ -139,6 +139,25 @@ struct ocb_active {
 #define OCB_INFO_NET_ADMIN 0x4	  /* its bundle grants CAP_NET_ADMIN */
 #define OCB_INFO_CAPS_UNKNOWN 0x8 /* its bundle could not be read: both assumed */
 
+/*
+ * Programs are loaded once per host and shared (hook/progs.c). Each
+ * cgroup they are attached to has its own `cgslot` element (cgroup local
+ * storage, one per cgroup for all our programs and attach types), which
+ * the hook writes after attaching: the slot of the container's maps in
+ * the shared outer maps (c_active, c_conf, c_rules, c_ports, c_stats).
+ * Slot 0 is never given to a container: an element the hook has not
+ * written yet (all zero) finds no maps, and the programs fail closed.
+ * BPF_PROG_TEST_RUN gives a program fresh zeroed storage: the unit tests
+ * load their own copy of the object and fill slot 0.
+ */
+#define OCB_MAX_SLOTS 16384
+
+struct ocb_cgslot {
+	__u64 cgid; /* the cgroup attached to: events, decisions kept with sockets */
+	__u32 slot;
+	__u32 pad;
+};
+
 /* What the hook recorded at attach time: the one element of `info`. */
 struct ocb_info {
 	__u64 attach_time; /* CLOCK_REALTIME, nanoseconds */
@@ -147,9 +166,10 @@ struct ocb_info {
 	char cgroup[432]; /* the cgroup's directory as the hook saw it (mount
 			   * point included), truncated if longer */
 	__u32 flags;	  /* OCB_INFO_* */
-	__u32 pad;
+	__u32 slot;	  /* the container's slot in the shared programs' maps */
 	char bundle[512]; /* the bundle path from the OCI state: with the
 			   * cgroup, what proves which container owns the pins */
+	char build[24];	  /* the shared programs' build (their directory) */
 };
 
 enum ocb_event_type {

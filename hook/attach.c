@@ -20,30 +20,11 @@
 #include "guard.h"
 #include "host.h"
 #include "inspect.h"
-#include "kfacts.h"
 #include "log.h"
-#include "ocb.skel.h"
 #include "ocb_maps.h"
 #include "pin.h"
 #include "policy.h"
-
-/* What gets pinned: links by attach point, maps by name. */
-typedef struct bpf_program *(*prog_getter)(struct ocb *skel);
-
-#define PROG_GETTER(name)                                        \
-	static struct bpf_program *prog_##name(struct ocb *skel) \
-	{                                                        \
-		return skel->progs.ocb_##name;                   \
-	}
-PROG_GETTER(ingress)
-PROG_GETTER(egress)
-PROG_GETTER(connect4)
-PROG_GETTER(connect6)
-PROG_GETTER(sendmsg4)
-PROG_GETTER(sendmsg6)
-PROG_GETTER(sockopt)
-PROG_GETTER(sock_raw)
-PROG_GETTER(sock_create)
+#include "progs.h"
 
 /* The one table of link pins (inspect.c and apply.c read it too). */
 const char *const ocb_link_pins[OCB_N_LINKS] = {
@@ -54,20 +35,27 @@ const char *const ocb_link_pins[OCB_N_LINKS] = {
 	[OCB_LINK_SOCKETS] = "sockets",
 };
 
-static const prog_getter link_progs[OCB_N_LINKS] = {
-	[OCB_LINK_INGRESS] = prog_ingress,     [OCB_LINK_EGRESS] = prog_egress,
-	[OCB_LINK_CONNECT4] = prog_connect4,   [OCB_LINK_CONNECT6] = prog_connect6,
-	[OCB_LINK_SENDMSG4] = prog_sendmsg4,   [OCB_LINK_SENDMSG6] = prog_sendmsg6,
-	[OCB_LINK_SOCKOPT] = prog_sockopt,     [OCB_LINK_SOCK_RAW] = prog_sock_raw,
-	[OCB_LINK_SOCKETS] = prog_sock_create,
+static const enum bpf_attach_type link_types[OCB_N_LINKS] = {
+	[OCB_LINK_INGRESS] = BPF_CGROUP_INET_INGRESS,
+	[OCB_LINK_EGRESS] = BPF_CGROUP_INET_EGRESS,
+	[OCB_LINK_CONNECT4] = BPF_CGROUP_INET4_CONNECT,
+	[OCB_LINK_CONNECT6] = BPF_CGROUP_INET6_CONNECT,
+	[OCB_LINK_SENDMSG4] = BPF_CGROUP_UDP4_SENDMSG,
+	[OCB_LINK_SENDMSG6] = BPF_CGROUP_UDP6_SENDMSG,
+	[OCB_LINK_SOCKOPT] = BPF_CGROUP_SETSOCKOPT,
+	[OCB_LINK_SOCK_RAW] = BPF_CGROUP_INET_SOCK_CREATE,
+	[OCB_LINK_SOCKETS] = BPF_LSM_CGROUP,
 };
 #define N_LINKS OCB_N_LINKS
 
 struct attach_run {
 	const struct attach_opts *opts;
-	struct ocb *skel;
-	struct bpf_link *links[N_LINKS];
+	struct ocb_shared shared;
+	int maps[OCB_N_MAPS];
+	int links[N_LINKS];
+	bool want[N_LINKS];
 	char *cgroup_dir;
+	__u64 cgid;
 	struct pin_tree tree;
 	char staging[PATH_MAX];
 	int cgroup_fd;
@@ -135,73 +123,25 @@ static int check_existing(struct attach_run *run, bool *stale)
 	return 0;
 }
 
-static bool shared_maps_pinned(const struct pin_tree *t)
+/* The links a profile needs: the socket programs only where it denies
+ * those sockets; packet sockets need the lsm_cgroup program. */
+static int choose_links(struct attach_run *run)
 {
-	static const char *const names[] = { "events", "trace_ctl", "trace_lost" };
-	char path[PATH_MAX + 16];
-	struct stat st;
-	size_t i;
-
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", t->events, names[i]);
-		if (stat(path, &st))
-			return false;
-	}
-	return true;
-}
-
-/* libbpf reuses the shared maps if pinned, else creates and pins them:
- * the first containers to start serialise on a lock while it does. */
-static int load_object(struct attach_run *run)
-{
-	struct pin_lock shared = { .fd = -1 };
-	int err = 0;
-
-	if (!shared_maps_pinned(&run->tree))
-		err = pin_lock_shared(&shared);
-	if (!err)
-		err = ocb__load(run->skel);
-	pin_unlock_id(&shared, false);
-	return err;
-}
-
-static int load_programs(struct attach_run *run)
-{
-	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .pin_root_path = run->tree.events);
 	const struct ocb_policy *policy = run->opts->policy;
-	struct kfacts kf;
-	struct stat st;
-	int err;
+	int i;
 
-	run->skel = ocb__open_opts(&open_opts);
-	if (!run->skel)
-		return ocb_err(ocb_errno(), "cannot open the BPF object: %s", strerror(errno));
-	/* On cgroup2, a cgroup's inode number is its id. */
-	if (!fstat(run->cgroup_fd, &st))
-		run->skel->rodata->container_cgid = st.st_ino;
-	kfacts_inet_flags(&kf, true);
-	run->skel->rodata->inet_flags_off = kf.inet_flags_off;
-	run->skel->rodata->spoof_mask = kf.spoof_mask;
-	err = policy_size_maps(policy, run->skel->maps.rules, run->skel->maps.ports);
-	if (err)
-		return ocb_err(err, "cannot size the policy maps: %s", strerror(-err));
-	/* Each program costs verification at every container start: the
-	 * socket programs load only for profiles that use them. Raw sockets
-	 * need no LSM; packet sockets need the lsm_cgroup program. */
-	bpf_program__set_autoload(run->skel->progs.ocb_sock_raw,
-				  policy && (policy->sockets & OCB_SOCK_DENY_RAW));
-	bpf_program__set_autoload(run->skel->progs.ocb_sock_create,
-				  policy && (policy->sockets & OCB_SOCK_DENY_PACKET));
-	err = load_object(run);
-	/* Which program failed, libbpf does not say: the probe does. */
-	if (err && policy && (policy->sockets & OCB_SOCK_DENY_PACKET) && host_probe_lsm_cgroup())
-		return ocb_err(err,
-			       "the profile denies packet sockets, but this kernel does not load lsm_cgroup programs (BPF LSM) for the hook: %s; remove \"packet\" from the profile's \"sockets\" (\"raw\": \"deny\" works without the LSM), or run 'oci-cgroup-bpf-hook check'",
-			       strerror(-err));
-	if (err)
-		return ocb_err(err,
-			       "the kernel refused our BPF programs: %s; run 'oci-cgroup-bpf-hook check' to see what this host lacks",
-			       strerror(-err));
+	for (i = 0; i < N_LINKS; i++)
+		run->want[i] = i < OCB_LINK_SOCK_RAW;
+	run->want[OCB_LINK_SOCK_RAW] = policy && (policy->sockets & OCB_SOCK_DENY_RAW);
+	run->want[OCB_LINK_SOCKETS] = policy && (policy->sockets & OCB_SOCK_DENY_PACKET);
+	if (run->want[OCB_LINK_SOCKETS] && run->shared.prog[OCB_LINK_SOCKETS] < 0)
+		return ocb_err(host_probe_lsm_cgroup() ?: -EOPNOTSUPP,
+			       "the profile denies packet sockets, but this kernel does not load lsm_cgroup programs (BPF LSM) for the hook; remove \"packet\" from the profile's \"sockets\" (\"raw\": \"deny\" works without the LSM), or run 'oci-cgroup-bpf-hook check'");
+	for (i = 0; i < N_LINKS; i++)
+		if (run->want[i] && run->shared.prog[i] < 0)
+			return ocb_err(-EOPNOTSUPP,
+				       "this kernel did not load our %s program; run 'oci-cgroup-bpf-hook check'",
+				       ocb_link_pins[i]);
 	return 0;
 }
 
@@ -209,21 +149,21 @@ static int write_info(struct attach_run *run)
 {
 	struct ocb_info info = {};
 	struct timespec now;
-	struct stat st;
 	__u32 zero = 0;
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	info.attach_time = (__u64)now.tv_sec * 1000000000ull + (__u64)now.tv_nsec;
-	if (!fstat(run->cgroup_fd, &st))
-		info.cgroup_id = st.st_ino;
+	info.cgroup_id = run->cgid;
 	snprintf(info.profile, sizeof(info.profile), "%s",
 		 run->opts->profile ? run->opts->profile : "");
 	snprintf(info.cgroup, sizeof(info.cgroup), "%s", run->cgroup_dir);
 	/* What a detach compares its state with (detach_owns()). */
 	snprintf(info.bundle, sizeof(info.bundle), "%s",
 		 run->opts->bundle ? run->opts->bundle : "");
+	/* Whose shared maps hold the slot (detach finds them by it). */
+	snprintf(info.build, sizeof(info.build), "%s", progs_build_id());
 	info.flags = run->opts->info_flags;
-	if (bpf_map_update_elem(bpf_map__fd(run->skel->maps.info), &zero, &info, BPF_ANY))
+	if (bpf_map_update_elem(run->maps[OCB_MAP_INFO], &zero, &info, BPF_ANY))
 		return ocb_err(ocb_errno(), "cannot write the info map: %s", strerror(errno));
 	return 0;
 }
@@ -231,62 +171,105 @@ static int write_info(struct attach_run *run)
 /* A pin's path: the staging directory and a short name. */
 #define PIN_PATH_MAX (PATH_MAX + 32)
 
-static int pin_map(struct attach_run *run, struct bpf_map *map)
+static int pin_fd(const char *dir, const char *name, int fd, const char *what)
 {
 	char path[PIN_PATH_MAX];
-	int err;
 
-	snprintf(path, sizeof(path), "%s/%s", run->staging, bpf_map__name(map));
-	err = bpf_map__pin(map, path);
-	if (err)
-		return ocb_err(err, "cannot pin map %s: %s", path, strerror(-err));
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (bpf_obj_pin(fd, path))
+		return ocb_err(ocb_errno(), "cannot pin %s %s: %s", what, path, strerror(errno));
 	return 0;
 }
 
 static int attach_and_pin(struct attach_run *run)
 {
-	struct bpf_map *maps[] = { run->skel->maps.stats, run->skel->maps.active,
-				   run->skel->maps.conf,  run->skel->maps.rules,
-				   run->skel->maps.ports, run->skel->maps.info };
-	char path[PIN_PATH_MAX];
 	size_t i;
 	int err;
 
-	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
-		err = pin_map(run, maps[i]);
+	for (i = 0; i < OCB_N_MAPS; i++) {
+		err = pin_fd(run->staging, ocb_map_pins[i], run->maps[i], "map");
 		if (err)
 			return err;
 	}
 	for (i = 0; i < N_LINKS; i++) {
-		struct bpf_program *prog = link_progs[i](run->skel);
-
-		if (!bpf_program__autoload(prog))
+		if (!run->want[i])
 			continue;
-		run->links[i] = bpf_program__attach_cgroup(prog, run->cgroup_fd);
-		if (!run->links[i]) {
+		run->links[i] =
+			bpf_link_create(run->shared.prog[i], run->cgroup_fd, link_types[i], NULL);
+		if (run->links[i] < 0) {
 			err = ocb_errno();
 			return ocb_err(err, "cannot attach %s to cgroup %s: %s", ocb_link_pins[i],
 				       run->cgroup_dir, strerror(-err));
 		}
-		snprintf(path, sizeof(path), "%s/%s", run->staging, ocb_link_pins[i]);
-		err = bpf_link__pin(run->links[i], path);
+		err = pin_fd(run->staging, ocb_link_pins[i], run->links[i], "link");
 		if (err)
-			return ocb_err(err, "cannot pin link %s: %s", path, strerror(-err));
+			return err;
 	}
 	return 0;
+}
+
+int ocb_release_slot(const struct pin_tree *t, const char *dir)
+{
+	struct ocb_shared shared;
+	struct ocb_info info;
+	int fd = -1, err;
+
+	progs_init(&shared);
+	if (inspect_read_info(dir, &info) || !info.slot) {
+		ocb_err_clear();
+		return 0;
+	}
+	info.build[sizeof(info.build) - 1] = '\0';
+	err = inspect_open_pin(dir, ocb_map_pins[OCB_MAP_INFO], &fd);
+	if (!err)
+		err = progs_open_maps(t, info.build, &shared);
+	/* Its cgroup first points nowhere: were the slot taken by another
+	 * container before the links go, this one would run its policy. */
+	if (!err)
+		progs_slot_unpoint(&shared, info.cgroup_id);
+	if (!err)
+		err = progs_slot_release(&shared, info.slot, fd);
+	progs_close(&shared);
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+/* Takes the container's slot and points its cgroup at it; a failure
+ * takes the published pins back: all or nothing. */
+static int give_slot(struct attach_run *run)
+{
+	char dir[PATH_MAX];
+	__u32 slot = 0;
+	int err;
+
+	err = progs_slot_claim(&run->shared, run->cgid, run->maps, &slot);
+	if (!err)
+		err = progs_slot_point(&run->shared, run->cgid, slot);
+	if (!err)
+		return 0;
+	if (!pin_container_dir(&run->tree, run->opts->id, dir, sizeof(dir))) {
+		ocb_release_slot(&run->tree, dir);
+		pin_retire(&run->tree, run->opts->id);
+	}
+	return err;
 }
 
 static void attach_run_cleanup(struct attach_run *run, bool failed)
 {
 	size_t i;
 
-	/* On failure the staging pins go first, so destroying the links
+	/* On failure the staging pins go first, so closing the links
 	 * below detaches them from the cgroup. */
 	if (failed && run->staging[0])
 		pin_remove_tree(run->staging);
 	for (i = 0; i < N_LINKS; i++)
-		bpf_link__destroy(run->links[i]);
-	ocb__destroy(run->skel);
+		if (run->links[i] >= 0)
+			close(run->links[i]);
+	for (i = 0; i < OCB_N_MAPS; i++)
+		if (run->maps[i] >= 0)
+			close(run->maps[i]);
+	progs_close(&run->shared);
 	/* Done with the work directories: the guard lets go of the lock. */
 	guard_release(&run->guard);
 	pin_unlock_id(&run->lock, failed && !pin_exists(&run->tree, run->opts->id));
@@ -297,32 +280,52 @@ static void attach_run_cleanup(struct attach_run *run, bool failed)
 	free(run->cgroup_dir);
 }
 
+/*
+ * The programs are the host's (loaded once, progs.c); the container gets
+ * its own maps, links to the programs, and a slot through which the
+ * programs find its maps. Published first, given its slot last: until
+ * then its programs pass nothing (the container does not run yet).
+ */
 static int attach_locked(struct attach_run *run)
 {
+	const struct ocb_policy *policy = run->opts->policy;
+	char dir[PATH_MAX];
 	bool stale = false;
 	int err;
 
 	err = check_existing(run, &stale);
 	if (!err)
-		err = load_programs(run);
+		err = progs_open(&run->tree, &run->shared);
 	if (!err)
-		err = policy_write_maps(run->opts->policy,
-					&(struct policy_maps){
-						.active = bpf_map__fd(run->skel->maps.active),
-						.conf = bpf_map__fd(run->skel->maps.conf),
-						.rules = bpf_map__fd(run->skel->maps.rules),
-						.ports = bpf_map__fd(run->skel->maps.ports),
-					});
+		err = choose_links(run);
+	if (!err)
+		err = progs_create_maps(&run->shared, policy, run->maps);
+	if (!err)
+		err = policy_write_maps(policy, &(struct policy_maps){
+							.active = run->maps[OCB_MAP_ACTIVE],
+							.conf = run->maps[OCB_MAP_CONF],
+							.rules = run->maps[OCB_MAP_RULES],
+							.ports = run->maps[OCB_MAP_PORTS],
+						});
 	if (!err)
 		err = write_info(run);
 	if (!err)
 		err = pin_staging_create(&run->tree, run->staging, sizeof(run->staging));
 	if (!err)
 		err = attach_and_pin(run);
-	if (!err && stale)
-		err = pin_retire(&run->tree, run->opts->id);
+	if (!err && stale) {
+		err = pin_container_dir(&run->tree, run->opts->id, dir, sizeof(dir));
+		if (!err)
+			err = ocb_release_slot(&run->tree, dir);
+		if (!err)
+			err = pin_retire(&run->tree, run->opts->id);
+	}
 	if (!err)
 		err = pin_publish(&run->tree, run->staging, run->opts->id);
+	if (!err)
+		run->staging[0] = '\0';
+	if (!err)
+		err = give_slot(run);
 	return err;
 }
 
@@ -333,9 +336,22 @@ int ocb_attach(const struct attach_opts *opts)
 				  .pidfd = -1,
 				  .lock = { .fd = -1 },
 				  .guard = GUARD_INIT };
+	struct stat st;
+	size_t i;
 	int err;
 
+	for (i = 0; i < N_LINKS; i++)
+		run.links[i] = -1;
+	for (i = 0; i < OCB_N_MAPS; i++)
+		run.maps[i] = -1;
+	progs_init(&run.shared);
 	err = open_container_cgroup(&run);
+	/* On cgroup2, a cgroup's inode number is its id. */
+	if (!err && fstat(run.cgroup_fd, &st))
+		err = ocb_err(ocb_errno(), "cannot stat cgroup %s: %s", run.cgroup_dir,
+			      strerror(errno));
+	if (!err)
+		run.cgid = st.st_ino;
 	if (!err)
 		err = pin_tree_prepare(&run.tree, opts->bpffs);
 	if (!err)
@@ -473,7 +489,11 @@ int ocb_detach(const char *bpffs, const char *id, const char *bundle)
 		 * would leave part of the links attached: guard it. */
 		if (had && ours)
 			guard_start(&guard, &tree, &lock, id);
-		if (ours)
+		/* The slot first: killed between the two, a second poststop
+		 * finds the pins and frees nothing that is not its own. */
+		if (ours && had)
+			err = ocb_release_slot(&tree, dir);
+		if (ours && !err)
 			err = pin_retire(&tree, id);
 		if (!err && had && ours)
 			ocb_log_info("detached container %s", id);

@@ -33,6 +33,22 @@ enum ocb_link {
 
 extern const char *const ocb_link_pins[OCB_N_LINKS];
 
+/* A container's maps, pinned by these names in its directory (the
+ * programs reach them through the shared outer maps c_<name>). */
+enum ocb_map {
+	OCB_MAP_STATS,
+	OCB_MAP_ACTIVE,
+	OCB_MAP_CONF,
+	OCB_MAP_RULES,
+	OCB_MAP_PORTS,
+	OCB_MAP_INFO,
+	OCB_N_MAPS,
+};
+
+extern const char *const ocb_map_pins[OCB_N_MAPS];
+
+struct pin_tree;
+
 /* Attaches and pins every program for a container: all or nothing. */
 int ocb_attach(const struct attach_opts *opts);
 /*
@@ -42,5 +58,10 @@ int ocb_attach(const struct attach_opts *opts);
  * cgroup is gone or empty (a twin's poststop runs while the owner runs).
  */
 int ocb_detach(const char *bpffs, const char *id, const char *bundle);
+/*
+ * Frees the slot of the container pinned in @dir, if it still holds one:
+ * its programs then find no maps and pass nothing until its links go.
+ */
+int ocb_release_slot(const struct pin_tree *t, const char *dir);
 
 #endif

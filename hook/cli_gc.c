@@ -9,18 +9,23 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "attach.h"
 #include "cli.h"
 #include "inspect.h"
 #include "trace.h"
 #include "log.h"
+#include "pin.h"
+#include "progs.h"
 #include "state.h"
 
 struct gc_run {
 	const struct pin_tree *tree;
 	bool dry_run, json;
-	json_t *containers, *work_dirs; /* JSON output, else NULL */
+	json_t *containers, *work_dirs, *programs; /* JSON output, else NULL */
 	unsigned int removed, kept, failed;
 };
 
@@ -30,7 +35,9 @@ static void gc_usage(FILE *out)
 		     "\n"
 		     "Removes the pins of containers whose cgroup no longer exists (stale in\n"
 		     "'list': the runtime never ran the poststop hook) and the work directories\n"
-		     "of hook processes that died. Live containers are never touched.\n"
+		     "of hook processes that died, frees the slots such containers left in\n"
+		     "the shared programs' maps, and unloads program versions of an older\n"
+		     "build that no container uses. Live containers are never touched.\n"
 		     "\n"
 		     "  -n, --dry-run  only print what would be removed\n"
 		     "  -j, --json     JSON output\n"
@@ -71,7 +78,9 @@ static int remove_locked(struct gc_run *run, const struct ocb_entry *e)
 
 	if (stat(e->dir, &st) || inspect_liveness(e->dir, &cgid) != OCB_STALE)
 		return 0;
-	err = pin_retire(run->tree, e->id);
+	err = ocb_release_slot(run->tree, e->dir);
+	if (!err)
+		err = pin_retire(run->tree, e->id);
 	if (err)
 		return err;
 	report(run, run->containers, "container", e->id, e->dir);
@@ -154,14 +163,101 @@ static void gc_work_dirs(struct gc_run *run)
 	closedir(d);
 }
 
+/* The info maps of the containers pinned now, by map id. */
+static size_t live_info_ids(const struct gc_run *run, __u32 **ids)
+{
+	struct ocb_entries ents = { 0 };
+	size_t i, n = 0;
+	int fd;
+
+	*ids = NULL;
+	if (inspect_scan(run->tree, &ents) || !ents.n) {
+		ocb_err_clear();
+		return 0;
+	}
+	*ids = calloc(ents.n, sizeof(**ids));
+	for (i = 0; *ids && i < ents.n; i++) {
+		if (inspect_open_pin(ents.v[i].dir, ocb_map_pins[OCB_MAP_INFO], &fd)) {
+			ocb_err_clear();
+			continue;
+		}
+		(*ids)[n++] = progs_map_id(fd);
+		close(fd);
+	}
+	inspect_entries_free(&ents);
+	return n;
+}
+
+/* Slots whose container's pins are gone (a crash between the two). */
+static void gc_slots(struct gc_run *run, const char *build)
+{
+	struct pin_lock lock = { .fd = -1 };
+	struct ocb_shared s;
+	unsigned int freed = 0;
+	__u32 *ids = NULL;
+	size_t n;
+
+	if (progs_open_maps(run->tree, build, &s) || pin_lock_slots(&lock)) {
+		ocb_err_clear();
+		progs_close(&s);
+		return;
+	}
+	/* Under the lock: a slot is claimed only after its pins exist. */
+	n = live_info_ids(run, &ids);
+	if (progs_sweep_slots(&s, ids, n, run->dry_run, &freed)) {
+		inspect_tolerate();
+		run->failed++;
+	}
+	pin_unlock_id(&lock, false);
+	progs_close(&s);
+	free(ids);
+	if (freed && !run->json)
+		printf("%s %u orphaned slot%s of programs %s\n",
+		       run->dry_run ? "would free" : "freed", freed, freed == 1 ? "" : "s", build);
+	run->removed += freed;
+}
+
+/* Program versions no link uses (an older build's, once its containers
+ * stopped); this build's stays loaded for the next container. */
+static void gc_programs(struct gc_run *run)
+{
+	char base[PATH_MAX], dir[PATH_MAX + NAME_MAX + 2];
+	struct dirent *de;
+	DIR *d;
+	int err;
+
+	if (progs_dir(run->tree, "", base, sizeof(base)))
+		return;
+	d = opendir(base);
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		gc_slots(run, de->d_name);
+		snprintf(dir, sizeof(dir), "%s%s", base, de->d_name);
+		if (!strcmp(de->d_name, progs_build_id()) || progs_version_in_use(dir))
+			continue;
+		err = run->dry_run ? 0 : pin_remove_tree(dir);
+		if (err) {
+			ocb_log_warn("cannot remove %s: %s", dir, strerror(-err));
+			run->failed++;
+			continue;
+		}
+		report(run, run->programs, "programs", NULL, dir);
+		run->removed++;
+	}
+	if (d)
+		closedir(d);
+}
+
 static int finish(struct gc_run *run)
 {
 	int err = 0;
 
 	if (run->json)
-		err = fmt_json_print(json_pack("{s:b,s:O,s:O,s:i}", "dry_run", run->dry_run,
+		err = fmt_json_print(json_pack("{s:b,s:O,s:O,s:O,s:i}", "dry_run", run->dry_run,
 					       "containers", run->containers, "work_dirs",
-					       run->work_dirs, "kept", (int)run->kept));
+					       run->work_dirs, "programs", run->programs, "kept",
+					       (int)run->kept));
 	else if (!run->removed)
 		printf("nothing to remove (%u live container%s)\n", run->kept,
 		       run->kept == 1 ? "" : "s");
@@ -188,10 +284,12 @@ int cmd_gc(const struct cli_ctx *ctx, int argc, char **argv)
 	if (run.json) {
 		run.containers = json_array();
 		run.work_dirs = json_array();
+		run.programs = json_array();
 	}
 	for (i = 0; i < ents.n; i++)
 		gc_container(&run, &ents.v[i]);
 	gc_work_dirs(&run);
+	gc_programs(&run);
 	/* A `trace` that was killed leaves event building on: turn it off
 	 * unless a reader still holds the lock. */
 	if (!run.dry_run)
@@ -199,6 +297,7 @@ int cmd_gc(const struct cli_ctx *ctx, int argc, char **argv)
 	err = finish(&run);
 	json_decref(run.containers);
 	json_decref(run.work_dirs);
+	json_decref(run.programs);
 	inspect_entries_free(&ents);
 	return err;
 }

@@ -199,6 +199,11 @@ int pin_lock_shared(struct pin_lock *lock)
 	return lock_file(".shared", lock);
 }
 
+int pin_lock_slots(struct pin_lock *lock)
+{
+	return lock_file(".slots", lock);
+}
+
 void pin_unlock_id(struct pin_lock *lock, bool forget)
 {
 	if (lock->fd < 0)
@@ -247,6 +252,11 @@ static int work_dir_create(const struct pin_tree *t, const char *kind, char *dir
 int pin_staging_create(const struct pin_tree *t, char *dir, size_t size)
 {
 	return work_dir_create(t, "staging", dir, size);
+}
+
+int pin_work_create(const struct pin_tree *t, const char *kind, char *dir, size_t size)
+{
+	return work_dir_create(t, kind, dir, size);
 }
 
 int pin_publish(const struct pin_tree *t, const char *staging, const char *id)

@@ -51,11 +51,15 @@ int pin_container_dir(const struct pin_tree *t, const char *id, char *dir, size_
 int pin_lock_id(const char *id, struct pin_lock *lock);
 /* The lock for creating the shared maps (names never clash with ids). */
 int pin_lock_shared(struct pin_lock *lock);
+/* The lock for taking a slot in the shared programs' maps (progs.c). */
+int pin_lock_slots(struct pin_lock *lock);
 /* Drops the lock; with @forget, also removes its file (the id is gone). */
 void pin_unlock_id(struct pin_lock *lock, bool forget);
 
 /* Creates a private staging directory (named after our pid and run). */
 int pin_staging_create(const struct pin_tree *t, char *dir, size_t size);
+/* A private work directory of another @kind (progs.c: "progs"). */
+int pin_work_create(const struct pin_tree *t, const char *kind, char *dir, size_t size);
 /* Moves a staging directory into place as @id, in one rename. */
 int pin_publish(const struct pin_tree *t, const char *staging, const char *id);
 /* Takes @id out of view with one rename, then removes its pins. */

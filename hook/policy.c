@@ -28,6 +28,12 @@ int policy_size_maps(const struct ocb_policy *p, struct bpf_map *rules, struct b
 	return err ? err : bpf_map__set_max_entries(ports, capacity(p ? p->n_ports : 0));
 }
 
+void policy_capacity(const struct ocb_policy *p, __u32 *rules, __u32 *ports)
+{
+	*rules = capacity(p ? p->n_rules : 0);
+	*ports = capacity(p ? p->n_ports : 0);
+}
+
 static int write_generation(const struct ocb_policy *p, const struct policy_maps *m, __u8 gen)
 {
 	struct ocb_conf conf = { .default_verdict = { OCB_ALLOW, OCB_ALLOW } };

@@ -37,6 +37,8 @@ struct policy_maps {
 
 /* Sets the tries' capacity before load; a NULL policy allows everything. */
 int policy_size_maps(const struct ocb_policy *p, struct bpf_map *rules, struct bpf_map *ports);
+/* The tries' capacity for @p (the maps the hook creates). */
+void policy_capacity(const struct ocb_policy *p, __u32 *rules, __u32 *ports);
 /* Fills freshly created maps with generation 0 of @p. */
 int policy_write_maps(const struct ocb_policy *p, const struct policy_maps *m);
 /* Loads @p as the inactive generation, switches to it with one write,

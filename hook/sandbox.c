@@ -93,13 +93,18 @@ struct profile {
 /* Never a way to detach programs (PROG_DETACH, LINK_DETACH) or to
  * change links: detach only unpins, and the kernel does the rest. */
 static const struct profile profiles[OCB_SANDBOX_COUNT] = {
+	/* LOAD: the first container of a boot loads the shared programs
+	 * (progs.c); DELETE: a stale container's slot is freed. */
 	[OCB_SANDBOX_ATTACH] = { "attach", SB_LOCKS | SB_PINS | SB_PIDFD | SB_MOUNT | SB_GUARD,
-				 BPF_READ | BPF_LOAD | CMD(BPF_LINK_CREATE) },
+				 BPF_READ | BPF_LOAD | CMD(BPF_LINK_CREATE) |
+					 CMD(BPF_MAP_DELETE_ELEM) },
 	/* Reading the info map (and, without it, the links) proves that
-	 * the pins are the detaching container's (detach_owns()). */
+	 * the pins are the detaching container's (detach_owns()); its cgroup
+	 * is pointed at no slot and its slot in the shared maps emptied. */
 	[OCB_SANDBOX_DETACH] = { "detach", SB_LOCKS | SB_PINS | SB_KILL0 | SB_GUARD,
 				 CMD(BPF_OBJ_GET) | CMD(BPF_OBJ_GET_INFO_BY_FD) |
-					 CMD(BPF_MAP_LOOKUP_ELEM) },
+					 CMD(BPF_MAP_LOOKUP_ELEM) | CMD(BPF_MAP_UPDATE_ELEM) |
+					 CMD(BPF_MAP_DELETE_ELEM) },
 	/* MAP_CREATE: a map-in-map whose update waits for running programs
 	 * before the old policy is deleted (policy.c). */
 	[OCB_SANDBOX_APPLY] = { "apply", SB_LOCKS,
@@ -110,7 +115,9 @@ static const struct profile profiles[OCB_SANDBOX_COUNT] = {
 	[OCB_SANDBOX_LIST] = { "list", 0, BPF_READ },
 	[OCB_SANDBOX_SHOW] = { "show", 0, BPF_READ },
 	[OCB_SANDBOX_GC] = { "gc", SB_LOCKS | SB_PINS | SB_KILL0,
-			     BPF_READ | CMD(BPF_MAP_UPDATE_ELEM) },
+			     BPF_READ | CMD(BPF_MAP_UPDATE_ELEM) | CMD(BPF_MAP_DELETE_ELEM) |
+				     CMD(BPF_MAP_GET_NEXT_ID) | CMD(BPF_LINK_GET_NEXT_ID) |
+				     CMD(BPF_PROG_GET_NEXT_ID) },
 	[OCB_SANDBOX_CHECK] = { "check", SB_PROBE, BPF_READ | BPF_LOAD },
 };
 

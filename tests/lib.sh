@@ -583,10 +583,17 @@ defer_detach() {
 
 detach_quiet() {
 	local dir
+	# Poststop detaches only a container whose cgroup is empty.
+	cg_park_for "$1"
 	hook_state "$1" 0 stopped | "$HOOK" "${HOOK_ARGS[@]}" poststop >/dev/null 2>&1
+	[ -n "$T_PARKED" ] && cg_unpark "$T_PARKED"
 	dir=$(pin_dir "$1")
 	case $1 in */* | .* | '') return 0 ;; esac
-	[ -d "$dir" ] && rm -rf "$dir"
+	if [ -d "$dir" ]; then
+		# By hand, then gc frees the slot the pins held.
+		rm -rf "$dir"
+		"$HOOK" "${HOOK_ARGS[@]}" gc >/dev/null 2>&1
+	fi
 	rm -f "$LOCK_DIR/$1"
 	return 0
 }
@@ -639,9 +646,12 @@ ocb_progs_on() {
 
 # Names our object and loader give maps (bpftool shows 15 characters).
 OUR_MAP_NAMES=(stats active conf rules ports info events trace_ctl trace_lost trace_rate
-	flows peers ocb.rodata ocb.bss ocb.data ocb_sync ocb_sync_in ocb_check)
+	flows peers ocb.rodata ocb.bss ocb.data ocb_sync ocb_sync_in ocb_check ocb_meta
+	c_stats c_active c_conf c_rules c_ports c_info cgslot)
 WORK_DIR=$BPFFS/oci-cgroup-bpf-hook-work
 EVENTS_DIR=$BPFFS/oci-cgroup-bpf-hook-events
+# The programs, loaded once per host and build (hook/progs.c).
+PROGS_DIR=$BPFFS/oci-cgroup-bpf-hook-progs
 
 # ocb_map_ids: maps with one of our names, one id a line.
 ocb_map_ids() {
@@ -670,8 +680,9 @@ snapshot_progs() {
 	T_BASE_WORK=$(work_entries | tr '\n' ' ')
 }
 
-# Program ids seen attached for each id (to check they go away).
-declare -A T_SEEN_PROGS=()
+# The maps and links seen pinned for each id ("map:ID link:ID ..."), to
+# check they go away (the programs are shared: they stay).
+declare -A T_SEEN_OBJS=()
 # cgroup ids of cgroups this test attached to.
 T_OUR_CGIDS=" "
 
@@ -714,7 +725,7 @@ check_attached() {
 		expect_eq "$label: link $n is a cgroup link on the cgroup (id $cgid), ${LINK_ATTACH_TYPE[$n]}, program ocb_$n" \
 			"cgroup $cgid ${LINK_ATTACH_TYPE[$n]} ocb_$n" "$got" "bpftool: $info"
 	done
-	T_SEEN_PROGS[$id]="${T_SEEN_PROGS[$id]:-}$progs"
+	T_SEEN_OBJS[$id]="${T_SEEN_OBJS[$id]:-}$(_pinned_objs "$id")"
 }
 
 # _live_work: work entries (<kind>-<pid>-<token>-<n>) whose hook
@@ -741,7 +752,9 @@ _fd_held() {
 # ID (or any id of the test) explains. Explained: held by a cgroup link attached to a live cgroup
 # that is not the test's, or pinned outside ID's directory and outside
 # the work entries of hook processes that are gone (another id of the
-# test, another test); maps pinned under the shared events directory;
+# test, another test); programs and maps pinned under the shared
+# programs' and events directories (they stay: the next container uses
+# them);
 # programs and maps a live process holds open (_fd_held).
 _unexplained() {
 	local mine=$PIN_BASE/$T # no ID: every id of the test
@@ -750,7 +763,7 @@ _unexplained() {
 	# Held before or after the listing: a load in progress that the
 	# listing caught between its two scans is someone else's.
 	hprogs=" $(_fd_held prog)" hmaps=" $(_fd_held map)"
-	bpftool -j prog show >"$T_TMP/progs.json" 2>/dev/null || echo '[]' >"$T_TMP/progs.json"
+	bpftool -j -f prog show >"$T_TMP/progs.json" 2>/dev/null || echo '[]' >"$T_TMP/progs.json"
 	bpftool -j -f link show >"$T_TMP/links.json" 2>/dev/null || echo '[]' >"$T_TMP/links.json"
 	bpftool -j -f map show >"$T_TMP/maps.json" 2>/dev/null || echo '[]' >"$T_TMP/maps.json"
 	hprogs+=" $(_fd_held prog)" hmaps+=" $(_fd_held map)"
@@ -758,7 +771,7 @@ _unexplained() {
 		--slurpfile maps "$T_TMP/maps.json" --arg kind "$1" \
 		--arg base " $T_BASE_PROGS " --arg bmaps " $T_BASE_MAPS " --arg blinks " $T_BASE_LINKS " \
 		--arg ours "$T_OUR_CGIDS" --arg mine "$mine" --arg work "$WORK_DIR/" \
-		--arg live " $(_live_work)" --arg events "$EVENTS_DIR/" \
+		--arg live " $(_live_work)" --arg events "$EVENTS_DIR/" --arg shared "$PROGS_DIR/" \
 		--arg names " ${OUR_MAP_NAMES[*]} " \
 		--arg hprogs "$hprogs " --arg hmaps "$hmaps " '
 		# bpftool may print an error object beside (or instead of) its list.
@@ -775,7 +788,9 @@ _unexplained() {
 		def ocb_prog: (.name // "") | startswith("ocb_");
 		($progs | objs) as $progs | ($links | objs) as $links | ($maps | objs) as $maps
 		| ([$links[] | select(theirs_link) | .prog_id]) as $theirs
-		| def known($p): has($base; $p) or has($hprogs; $p) or any($theirs[]; . == $p);
+		| ([$progs[] | select(any(.pinned[]?; startswith($shared))) | .id]) as $sprogs
+		| def known($p): has($base; $p) or has($hprogs; $p) or any($theirs[]; . == $p)
+			or any($sprogs[]; . == $p);
 		  ([$progs[] | select(ocb_prog) | .id | select(known(.) | not)]) as $uprogs
 		| ([$progs[] | select(known(.id)) | .map_ids[]?]) as $held
 		| ([$progs[] | select(ocb_prog) | .id]) as $all
@@ -783,7 +798,7 @@ _unexplained() {
 		  elif $kind == "maps" then
 			[$maps[] | select(.name != null and has($names; .name))
 			 | select(has($bmaps; .id) | not)
-			 | select(any(.pinned[]?; startswith($events)) | not)
+			 | select(any(.pinned[]?; startswith($events) or startswith($shared)) | not)
 			 | select(any(.pinned[]?; ours_path(.) | not) | not)
 			 | .id | select(. as $m | has($hmaps; $m) or any($held[]; . == $m) | not)]
 		  else
@@ -846,11 +861,27 @@ _left_in_work() {
 	done
 }
 
-_seen_progs_loaded() { # IDS: prints those still loaded
-	local p out="" loaded
-	loaded=" $(ocb_prog_ids | tr '\n' ' ') "
-	for p in $1; do
-		[[ $loaded == *" $p "* ]] && out+="$p "
+# _pinned_objs ID: "map:N" and "link:N" for each of ID's pins.
+_pinned_objs() {
+	local n kind id out=""
+	for n in "${LINK_NAMES[@]}" "${MAP_NAMES[@]}"; do
+		kind=map
+		[[ " ${LINK_NAMES[*]} " == *" $n "* ]] && kind=link
+		id=$(bpftool -j "$kind" show pinned "$(pin_dir "$1")/$n" 2>/dev/null | jq -r '.id // empty')
+		[ -n "$id" ] && out+="$kind:$id "
+	done
+	printf '%s' "$out"
+}
+
+_seen_left() { # OBJS ("map:N link:N ..."): prints those that still exist
+	local o out="" maps links
+	maps=" $(bpftool -j map show 2>/dev/null | jq -r '.[]? | objects | .id' | tr '\n' ' ') "
+	links=" $(bpftool -j link show 2>/dev/null | jq -r '.[]? | objects | .id' | tr '\n' ' ') "
+	for o in $1; do
+		case $o in
+		map:?*) [[ $maps == *" ${o#map:} "* ]] && out+="$o " ;;
+		link:?*) [[ $links == *" ${o#link:} "* ]] && out+="$o " ;;
+		esac
 	done
 	printf '%s' "$out"
 }
@@ -880,11 +911,11 @@ assert_nothing_left() {
 	if [ -n "$cg" ] && [ -d "$cg" ]; then
 		expect_eq "$label: no program of ours attached to the cgroup" "" "$(ocb_progs_on "$cg" | tr '\n' ' ')"
 	fi
-	if [ -n "${T_SEEN_PROGS[$id]:-}" ]; then
-		wait_for 5 'test -z "$(_seen_progs_loaded "${T_SEEN_PROGS[$id]}")"'
-		left=$(_seen_progs_loaded "${T_SEEN_PROGS[$id]}")
-		expect_eq "$label: the programs that were attached are unloaded" "" "$left" \
-			"$(for p in $left; do bpftool prog show id "$p" | head -1; done 2>&1)"
+	if [ -n "${T_SEEN_OBJS[$id]:-}" ]; then
+		wait_for 5 'test -z "$(_seen_left "${T_SEEN_OBJS[$id]}")"'
+		left=$(_seen_left "${T_SEEN_OBJS[$id]}")
+		expect_eq "$label: the container's links and maps are freed" "" "$left" \
+			"$(for o in $left; do bpftool "${o%%:*}" show id "${o#*:}" | head -1; done 2>&1)"
 	fi
 	wait_for 5 'test -z "$(_left_in_work)"'
 	left=$(_left_in_work)

@@ -86,7 +86,7 @@ run_hook prestart "$ID" "$P3" created
 expect_hook_ok "attach, before the cgroup goes away"
 check_attached "before going stale" "$ID" "$CG3"
 old_links=$(link_ids "$ID")
-old_progs=${T_SEEN_PROGS[$ID]}
+old_objs=${T_SEEN_OBJS[$ID]}
 old_cgid=$(cg_id "$CG3")
 tcp_client "$NS" "$CG3" 127.0.0.1 7001 old >/dev/null
 # The container dies and its cgroup is removed; poststop never runs.
@@ -106,8 +106,8 @@ expect_hook_ok "attach over stale pins replaces them"
 check_attached "after replacing stale pins" "$ID" "$CG4"
 new_links=$(link_ids "$ID")
 expect_ne "  the links are new" "$old_links" "$new_links"
-wait_for 5 'test -z "$(_seen_progs_loaded "$old_progs")"'
-expect_eq "  the old programs are unloaded" "" "$(_seen_progs_loaded "$old_progs")"
+wait_for 5 'test -z "$(_seen_left "$old_objs")"'
+expect_eq "  the old links and maps are freed" "" "$(_seen_left "$old_objs")"
 fresh=$(stats_sum "$ID")
 expect_eq "  the counters start again from zero" 0 "$(jq '[.. | numbers] | add' <<<"$fresh")" "$fresh"
 expect_eq "  the new container talks" "pong new" "$(tcp_client "$NS" "$CG4" 127.0.0.1 7001 new)"

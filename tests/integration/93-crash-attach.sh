@@ -288,12 +288,13 @@ expect_eq "no ocb-guard process outlives its hook" "" \
 	"$(comm -13 <(echo "$guards_before") <(pgrep -x ocb-guard | sort))"
 
 # Hook and guard killed together (the guard first, at setsid; the hook
-# at its last bpf() call, after it pinned links): that is what poststop
-# and gc sweep. The number of bpf() calls comes from a good attach.
+# at its last link's creation, after it pinned the others in staging):
+# that is what poststop and gc sweep. Which bpf() call that is comes from
+# a good attach.
 ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -qq -o "$T_TMP/bpf.trace" -e trace=bpf "$HOOK" "${HOOK_ARGS[@]}" prestart \
 	<"$T_TMP/attach.json" >/dev/null 2>"$T_TMP/err"
 expect_eq "an attach under strace -e trace=bpf exits 0" 0 "$?" "$(cat "$T_TMP/err")"
-LAST_BPF=$(grep -c '^bpf(' "$T_TMP/bpf.trace")
+LAST_BPF=$(grep '^bpf(' "$T_TMP/bpf.trace" | grep -n '^bpf(BPF_LINK_CREATE' | tail -n 1 | cut -d: -f1)
 hook_ok "after it" poststop "$T_TMP/detach.json"
 for cleaner in poststop gc; do
 	(ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -qq -o /dev/null -e trace=bpf,setsid -e inject=setsid:signal=KILL \

@@ -47,6 +47,7 @@
 #include "ocb_maps.h"
 #include "policy.h"
 #include "profile.h"
+#include "progs.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -510,6 +511,7 @@ static void random_profile(struct o_profile *p)
 
 static struct ocb *skel;
 static struct policy_maps maps;
+static int cmaps[OCB_N_MAPS];
 
 static bool wanted_prog(const char *name)
 {
@@ -524,7 +526,42 @@ static bool wanted_prog(const char *name)
 }
 
 /*
- * The object as hook/attach.c loads it, but with nothing pinned (the
+ * A container's maps as the hook creates them (progs.c, without BTF),
+ * in slot 0: BPF_PROG_TEST_RUN runs a program with fresh zeroed cgroup
+ * storage, which names slot 0, as does the storage of the test cgroup
+ * the socket tests attach to.
+ */
+static int setup_slot0(void)
+{
+	struct ocb_shared none;
+	struct bpf_map *outer[OCB_N_MAPS] = {
+		[OCB_MAP_STATS] = skel->maps.c_stats, [OCB_MAP_ACTIVE] = skel->maps.c_active,
+		[OCB_MAP_CONF] = skel->maps.c_conf,   [OCB_MAP_RULES] = skel->maps.c_rules,
+		[OCB_MAP_PORTS] = skel->maps.c_ports, [OCB_MAP_INFO] = skel->maps.c_info,
+	};
+	__u32 zero = 0;
+	int i;
+
+	progs_init(&none);
+	if (progs_create_maps(&none, NULL, cmaps)) {
+		fprintf(stderr, "# %s\n", ocb_err_msg());
+		return -1;
+	}
+	for (i = 0; i < OCB_N_MAPS; i++) {
+		if (bpf_map_update_elem(bpf_map__fd(outer[i]), &zero, &cmaps[i], BPF_ANY)) {
+			fprintf(stderr, "# slot 0's %s: %s\n", ocb_map_pins[i], strerror(errno));
+			return -1;
+		}
+	}
+	maps.active = cmaps[OCB_MAP_ACTIVE];
+	maps.conf = cmaps[OCB_MAP_CONF];
+	maps.rules = cmaps[OCB_MAP_RULES];
+	maps.ports = cmaps[OCB_MAP_PORTS];
+	return policy_write_maps(NULL, &maps);
+}
+
+/*
+ * The object as hook/progs.c loads it, but with nothing pinned (the
  * shared maps would otherwise be pinned in, or reused from, the host's
  * bpffs) and only the programs under test loaded.
  */
@@ -541,20 +578,21 @@ static int setup_object(void **state)
 		bpf_map__set_pin_path(map, NULL);
 	bpf_object__for_each_program (prog, skel->obj)
 		bpf_program__set_autoload(prog, wanted_prog(bpf_program__name(prog)));
-	if (policy_size_maps(NULL, skel->maps.rules, skel->maps.ports) || ocb__load(skel)) {
+	if (ocb__load(skel)) {
 		fprintf(stderr, "# cannot load the BPF object: %s\n", strerror(errno));
 		return -1;
 	}
-	maps.active = bpf_map__fd(skel->maps.active);
-	maps.conf = bpf_map__fd(skel->maps.conf);
-	maps.rules = bpf_map__fd(skel->maps.rules);
-	maps.ports = bpf_map__fd(skel->maps.ports);
-	return 0;
+	return setup_slot0();
 }
 
 static int teardown_object(void **state)
 {
+	int i;
+
 	(void)state;
+	for (i = 0; i < OCB_N_MAPS; i++)
+		if (cmaps[i] > 0)
+			close(cmaps[i]);
 	ocb__destroy(skel);
 	skel = NULL;
 	return 0;
@@ -625,7 +663,7 @@ static void read_stats(struct ocb_stats *sum)
 	__u32 zero = 0;
 
 	assert_non_null(v);
-	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(skel->maps.stats), &zero, v), 0);
+	assert_int_equal(bpf_map_lookup_elem(cmaps[OCB_MAP_STATS], &zero, v), 0);
 	memset(sum, 0, sizeof(*sum));
 	for (i = 0; i < ncpu; i++)
 		for (k = 0; k < sizeof(*sum) / sizeof(__u64); k++)
@@ -1286,6 +1324,34 @@ static void test_skb_programs(void **state)
 	assert_true(loaded > n_profiles / 3);
 }
 
+/*
+ * A cgroup the hook has not given a slot yet (or whose slot poststop has
+ * freed) finds no maps: every packet is dropped, whatever it is, even
+ * where the container's profile would allow everything.
+ */
+static void test_slot_without_maps(void **state)
+{
+	int conf = bpf_map__fd(skel->maps.c_conf);
+	unsigned int i, allowed = 0, dropped = 0;
+	__u32 zero = 0;
+	struct probe p;
+
+	(void)state;
+	assert_int_equal(policy_switch(NULL, &maps), 0);
+	for (i = 0; i < 200; i++) {
+		make_probe(&p);
+		allowed += test_run(&p) == 1;
+	}
+	assert_int_equal(allowed, 200);
+	assert_int_equal(bpf_map_delete_elem(conf, &zero), 0);
+	for (i = 0; i < 200; i++) {
+		make_probe(&p);
+		dropped += test_run(&p) == 0;
+	}
+	assert_int_equal(bpf_map_update_elem(conf, &zero, &cmaps[OCB_MAP_CONF], BPF_ANY), 0);
+	assert_int_equal(dropped, 200);
+}
+
 /* ---- sock_addr programs: real calls from a cgroup of our own ---- */
 
 #define SA_PROFILES 30
@@ -1593,6 +1659,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_skb_programs, setup_object, teardown_object),
+		cmocka_unit_test_setup_teardown(test_slot_without_maps, setup_object,
+						teardown_object),
 		cmocka_unit_test_setup_teardown(test_sock_addr_programs, sa_setup, sa_teardown),
 	};
 

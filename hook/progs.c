@@ -1,0 +1,572 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The shared programs: loaded once per host and build, pinned, and found
+ * again by every container's prestart; a container's maps and its slot.
+ *
+ * Layout of <bpffs>/oci-cgroup-bpf-hook-progs/<build id>/: one pin per
+ * program (named as the container's links: ingress, egress, ...; a
+ * program this kernel refuses, such as lsm_cgroup here, has none), the
+ * outer maps c_<map>, `cgslot` and `meta`. The directory is built in a
+ * work directory and renamed into place whole, under the shared lock:
+ * a directory that exists is complete, and the first containers of a
+ * boot, racing, load the object once.
+ */
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kfacts.h"
+#include "log.h"
+#include "ocb.skel.h"
+#include "ocb_build_id.h"
+#include "ocb_maps.h"
+#include "pin.h"
+#include "policy.h"
+#include "progs.h"
+
+const char *const ocb_map_pins[OCB_N_MAPS] = {
+	[OCB_MAP_STATS] = "stats", [OCB_MAP_ACTIVE] = "active", [OCB_MAP_CONF] = "conf",
+	[OCB_MAP_RULES] = "rules", [OCB_MAP_PORTS] = "ports",	[OCB_MAP_INFO] = "info",
+};
+
+/* The outer maps in the shared directory, by enum ocb_map. */
+static const char *const outer_pins[OCB_N_MAPS] = {
+	[OCB_MAP_STATS] = "c_stats", [OCB_MAP_ACTIVE] = "c_active", [OCB_MAP_CONF] = "c_conf",
+	[OCB_MAP_RULES] = "c_rules", [OCB_MAP_PORTS] = "c_ports",   [OCB_MAP_INFO] = "c_info",
+};
+
+/* How a container's maps are made (the templates in ocb.bpf.c). */
+static const struct {
+	enum bpf_map_type type;
+	__u32 key_size, value_size, max_entries, flags;
+	const char *key_type, *value_type;
+} map_defs[OCB_N_MAPS] = {
+	[OCB_MAP_STATS] = { BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct ocb_stats), 1, 0, "__u32",
+			    "ocb_stats" },
+	[OCB_MAP_ACTIVE] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(struct ocb_active), 1, 0, "__u32",
+			     "ocb_active" },
+	[OCB_MAP_CONF] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(struct ocb_conf), 2, 0, "__u32",
+			   "ocb_conf" },
+	[OCB_MAP_RULES] = { BPF_MAP_TYPE_LPM_TRIE, sizeof(struct ocb_rule_key),
+			    sizeof(struct ocb_rule), 0, BPF_F_NO_PREALLOC, "ocb_rule_key",
+			    "ocb_rule" },
+	[OCB_MAP_PORTS] = { BPF_MAP_TYPE_LPM_TRIE, sizeof(struct ocb_port_key),
+			    sizeof(struct ocb_class), 0, BPF_F_NO_PREALLOC, "ocb_port_key",
+			    "ocb_class" },
+	[OCB_MAP_INFO] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(struct ocb_info), 1, 0, "__u32",
+			   "ocb_info" },
+};
+
+/* The program behind each link pin. */
+static struct bpf_program *link_prog(struct ocb *skel, enum ocb_link l)
+{
+	struct bpf_program *progs[OCB_N_LINKS] = {
+		[OCB_LINK_INGRESS] = skel->progs.ocb_ingress,
+		[OCB_LINK_EGRESS] = skel->progs.ocb_egress,
+		[OCB_LINK_CONNECT4] = skel->progs.ocb_connect4,
+		[OCB_LINK_CONNECT6] = skel->progs.ocb_connect6,
+		[OCB_LINK_SENDMSG4] = skel->progs.ocb_sendmsg4,
+		[OCB_LINK_SENDMSG6] = skel->progs.ocb_sendmsg6,
+		[OCB_LINK_SOCKOPT] = skel->progs.ocb_sockopt,
+		[OCB_LINK_SOCK_RAW] = skel->progs.ocb_sock_raw,
+		[OCB_LINK_SOCKETS] = skel->progs.ocb_sock_create,
+	};
+
+	return progs[l];
+}
+
+static struct bpf_map *outer_map(struct ocb *skel, enum ocb_map m)
+{
+	struct bpf_map *maps[OCB_N_MAPS] = {
+		[OCB_MAP_STATS] = skel->maps.c_stats, [OCB_MAP_ACTIVE] = skel->maps.c_active,
+		[OCB_MAP_CONF] = skel->maps.c_conf,   [OCB_MAP_RULES] = skel->maps.c_rules,
+		[OCB_MAP_PORTS] = skel->maps.c_ports, [OCB_MAP_INFO] = skel->maps.c_info,
+	};
+
+	return maps[m];
+}
+
+const char *progs_build_id(void)
+{
+	return OCB_BUILD_ID;
+}
+
+int progs_dir(const struct pin_tree *t, const char *build, char *dir, size_t size)
+{
+	const char *slash = strrchr(t->work, '/');
+	int n;
+
+	/* Beside the work directory, on the same bpffs. */
+	n = snprintf(dir, size, "%.*s/" OCB_PROGS_SUBDIR "/%s", (int)(slash - t->work), t->work,
+		     build);
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+/* ---- loading, once ---- */
+
+static int open_skel(struct ocb **skel, const struct pin_tree *t, bool lsm)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = t->events);
+	struct kfacts kf;
+
+	*skel = ocb__open_opts(&opts);
+	if (!*skel)
+		return ocb_err(ocb_errno(), "cannot open the BPF object: %s", strerror(errno));
+	kfacts_inet_flags(&kf, true);
+	(*skel)->rodata->inet_flags_off = kf.inet_flags_off;
+	(*skel)->rodata->spoof_mask = kf.spoof_mask;
+	bpf_program__set_autoload((*skel)->progs.ocb_sock_create, lsm);
+	return 0;
+}
+
+/* Loads the object; without the lsm_cgroup program where the kernel
+ * refuses it (no BPF LSM, or trampolines refused): profiles that deny
+ * packet sockets are then refused at attach. */
+static int load_skel(const struct pin_tree *t, struct ocb **skel)
+{
+	int err = open_skel(skel, t, true);
+
+	if (!err)
+		err = ocb__load(*skel);
+	if (!err)
+		return 0;
+	ocb__destroy(*skel);
+	*skel = NULL;
+	ocb_err_clear();
+	err = open_skel(skel, t, false);
+	if (!err)
+		err = ocb__load(*skel);
+	if (err)
+		return ocb_err(err,
+			       "the kernel refused our BPF programs: %s; run 'oci-cgroup-bpf-hook check' to see what this host lacks",
+			       strerror(-err));
+	return 0;
+}
+
+static int type_id(const struct btf *btf, const char *name)
+{
+	int id = btf__find_by_name_kind(btf, name, BTF_KIND_STRUCT);
+
+	if (id < 0)
+		id = btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF);
+	return id;
+}
+
+static int write_meta(struct ocb *skel, const char *path)
+{
+	const struct btf *btf = bpf_object__btf(skel->obj);
+	struct bpf_btf_info info = {};
+	__u32 len = sizeof(info), zero = 0;
+	struct ocb_meta meta = {};
+	int fd, err, i;
+
+	if (!btf || bpf_obj_get_info_by_fd(btf__fd(btf), &info, &len))
+		return ocb_err(-ENOENT, "the BPF object has no BTF in the kernel");
+	meta.btf_id = info.id;
+	for (i = 0; i < OCB_N_MAPS; i++) {
+		int k = type_id(btf, map_defs[i].key_type),
+		    v = type_id(btf, map_defs[i].value_type);
+
+		if (k <= 0 || v <= 0)
+			return ocb_err(-ENOENT, "the BPF object's BTF lacks %s or %s",
+				       map_defs[i].key_type, map_defs[i].value_type);
+		meta.key_type[i] = (__u32)k;
+		meta.value_type[i] = (__u32)v;
+	}
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "ocb_meta", 4, sizeof(meta), 1, NULL);
+	if (fd < 0)
+		return ocb_err(ocb_errno(), "cannot create the meta map: %s", strerror(errno));
+	err = bpf_map_update_elem(fd, &zero, &meta, BPF_ANY) ? ocb_errno() : 0;
+	if (!err)
+		err = bpf_obj_pin(fd, path) ? ocb_errno() : 0;
+	close(fd);
+	if (err)
+		return ocb_err(err, "cannot write %s: %s", path, strerror(-err));
+	return 0;
+}
+
+#define SHARED_PATH_MAX (PATH_MAX + 32)
+
+static int pin_all(struct ocb *skel, const char *dir)
+{
+	char path[SHARED_PATH_MAX];
+	int i, err;
+
+	for (i = 0; i < OCB_N_LINKS; i++) {
+		struct bpf_program *prog = link_prog(skel, i);
+
+		if (bpf_program__fd(prog) < 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, ocb_link_pins[i]);
+		err = bpf_program__pin(prog, path);
+		if (err)
+			return ocb_err(err, "cannot pin program %s: %s", path, strerror(-err));
+	}
+	for (i = 0; i < OCB_N_MAPS; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, outer_pins[i]);
+		err = bpf_map__pin(outer_map(skel, i), path);
+		if (err)
+			return ocb_err(err, "cannot pin map %s: %s", path, strerror(-err));
+	}
+	snprintf(path, sizeof(path), "%s/cgslot", dir);
+	err = bpf_map__pin(skel->maps.cgslot, path);
+	if (err)
+		return ocb_err(err, "cannot pin map %s: %s", path, strerror(-err));
+	snprintf(path, sizeof(path), "%s/meta", dir);
+	return write_meta(skel, path);
+}
+
+/* Under the shared lock: if no one did meanwhile, loads and publishes. */
+static int load_locked(const struct pin_tree *t, const char *dir)
+{
+	char staging[PATH_MAX], parent[PATH_MAX];
+	struct ocb *skel = NULL;
+	struct stat st;
+	int err;
+
+	if (!stat(dir, &st))
+		return 0;
+	snprintf(parent, sizeof(parent), "%s", dir);
+	*strrchr(parent, '/') = '\0';
+	if (mkdir(parent, 0700) && errno != EEXIST)
+		return ocb_err(ocb_errno(), "cannot create %s: %s", parent, strerror(errno));
+	err = pin_work_create(t, "progs", staging, sizeof(staging));
+	if (err)
+		return err;
+	err = load_skel(t, &skel);
+	if (!err)
+		err = pin_all(skel, staging);
+	if (!err && rename(staging, dir))
+		err = ocb_err(ocb_errno(), "cannot publish %s: %s", dir, strerror(errno));
+	if (err)
+		pin_remove_tree(staging);
+	else
+		ocb_log_info("loaded the BPF programs once for this host: %s", dir);
+	ocb__destroy(skel);
+	return err;
+}
+
+static int open_pin(const char *dir, const char *name, int *fd)
+{
+	char path[SHARED_PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	*fd = bpf_obj_get(path);
+	if (*fd < 0)
+		return ocb_err(ocb_errno(), "cannot open %s: %s", path, strerror(errno));
+	return 0;
+}
+
+static int open_maps(struct ocb_shared *s)
+{
+	__u32 zero = 0;
+	int i, fd, err;
+
+	for (i = 0; i < OCB_N_MAPS; i++) {
+		err = open_pin(s->dir, outer_pins[i], &s->outer[i]);
+		if (err)
+			return err;
+	}
+	err = open_pin(s->dir, "cgslot", &s->cgslot);
+	if (!err)
+		err = open_pin(s->dir, "meta", &fd);
+	if (err)
+		return err;
+	err = bpf_map_lookup_elem(fd, &zero, &s->meta) ? ocb_errno() : 0;
+	close(fd);
+	if (err)
+		return ocb_err(err, "cannot read %s/meta: %s", s->dir, strerror(-err));
+	return 0;
+}
+
+void progs_init(struct ocb_shared *s)
+{
+	int i;
+
+	memset(s, 0, sizeof(*s));
+	for (i = 0; i < OCB_N_LINKS; i++)
+		s->prog[i] = -1;
+	for (i = 0; i < OCB_N_MAPS; i++)
+		s->outer[i] = -1;
+	s->cgslot = -1;
+	s->btf = -1;
+}
+
+int progs_open_maps(const struct pin_tree *t, const char *build, struct ocb_shared *s)
+{
+	progs_init(s);
+	if (progs_dir(t, build, s->dir, sizeof(s->dir)))
+		return ocb_err(-ENAMETOOLONG, "the programs' directory is too long");
+	return open_maps(s);
+}
+
+int progs_open(const struct pin_tree *t, struct ocb_shared *s)
+{
+	struct pin_lock lock = { .fd = -1 };
+	char path[SHARED_PATH_MAX];
+	struct stat st;
+	int i, err = 0;
+
+	progs_init(s);
+	if (progs_dir(t, progs_build_id(), s->dir, sizeof(s->dir)))
+		return ocb_err(-ENAMETOOLONG, "the programs' directory is too long");
+	if (stat(s->dir, &st)) {
+		err = pin_lock_shared(&lock);
+		if (!err)
+			err = load_locked(t, s->dir);
+		pin_unlock_id(&lock, false);
+	}
+	for (i = 0; !err && i < OCB_N_LINKS; i++) {
+		snprintf(path, sizeof(path), "%s/%s", s->dir, ocb_link_pins[i]);
+		s->prog[i] = bpf_obj_get(path);
+		if (s->prog[i] < 0 && errno != ENOENT)
+			err = ocb_err(ocb_errno(), "cannot open %s: %s", path, strerror(errno));
+	}
+	if (!err)
+		err = open_maps(s);
+	if (!err) {
+		s->btf = bpf_btf_get_fd_by_id(s->meta.btf_id);
+		if (s->btf < 0)
+			err = ocb_err(ocb_errno(), "cannot open the programs' BTF (id %u): %s",
+				      s->meta.btf_id, strerror(errno));
+	}
+	return err;
+}
+
+void progs_close(struct ocb_shared *s)
+{
+	int i;
+
+	for (i = 0; i < OCB_N_LINKS; i++)
+		if (s->prog[i] >= 0)
+			close(s->prog[i]);
+	for (i = 0; i < OCB_N_MAPS; i++)
+		if (s->outer[i] >= 0)
+			close(s->outer[i]);
+	if (s->cgslot >= 0)
+		close(s->cgslot);
+	if (s->btf >= 0)
+		close(s->btf);
+	progs_init(s);
+}
+
+/* ---- a container's maps and slot ---- */
+
+int progs_create_maps(const struct ocb_shared *s, const struct ocb_policy *p, int fds[OCB_N_MAPS])
+{
+	__u32 sizes[2];
+	int i;
+
+	policy_capacity(p, &sizes[0], &sizes[1]);
+	for (i = 0; i < OCB_N_MAPS; i++)
+		fds[i] = -1;
+	for (i = 0; i < OCB_N_MAPS; i++) {
+		LIBBPF_OPTS(bpf_map_create_opts, opts, .btf_fd = s->btf,
+			    .btf_key_type_id = s->meta.key_type[i],
+			    .btf_value_type_id = s->meta.value_type[i],
+			    .map_flags = map_defs[i].flags);
+		__u32 max = map_defs[i].max_entries;
+
+		if (i == OCB_MAP_RULES || i == OCB_MAP_PORTS)
+			max = sizes[i == OCB_MAP_PORTS];
+		fds[i] = bpf_map_create(map_defs[i].type, ocb_map_pins[i], map_defs[i].key_size,
+					map_defs[i].value_size, max, &opts);
+		if (fds[i] < 0)
+			return ocb_err(ocb_errno(), "cannot create map %s: %s", ocb_map_pins[i],
+				       strerror(errno));
+	}
+	return 0;
+}
+
+static __u32 map_id(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+/* Claims a free slot for @info_fd (c_info[slot] = it): under a lock,
+ * probing from a slot the cgroup id picks. Slot 0 is never given. */
+static int claim(const struct ocb_shared *s, __u64 cgid, int info_fd, __u32 *slot)
+{
+	struct pin_lock lock = { .fd = -1 };
+	__u32 i, k, id;
+	int err = pin_lock_slots(&lock);
+
+	for (i = 0; !err && i < OCB_MAX_SLOTS - 1; i++) {
+		k = 1 + (__u32)((cgid + i) % (OCB_MAX_SLOTS - 1));
+		if (!bpf_map_lookup_elem(s->outer[OCB_MAP_INFO], &k, &id))
+			continue;
+		if (errno != ENOENT) {
+			err = ocb_err(ocb_errno(), "cannot read slot %u: %s", k, strerror(errno));
+			break;
+		}
+		if (bpf_map_update_elem(s->outer[OCB_MAP_INFO], &k, &info_fd, BPF_ANY))
+			err = ocb_err(ocb_errno(), "cannot claim slot %u: %s", k, strerror(errno));
+		*slot = k;
+		break;
+	}
+	if (!err && i == OCB_MAX_SLOTS - 1)
+		err = ocb_err(-ENOSPC,
+			      "all %u container slots are taken; run 'oci-cgroup-bpf-hook gc'",
+			      OCB_MAX_SLOTS - 1);
+	pin_unlock_id(&lock, false);
+	return err;
+}
+
+static int record_slot(int info_fd, __u32 slot)
+{
+	struct ocb_info info;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(info_fd, &zero, &info))
+		return ocb_errno();
+	info.slot = slot;
+	return bpf_map_update_elem(info_fd, &zero, &info, BPF_ANY) ? ocb_errno() : 0;
+}
+
+int progs_slot_claim(const struct ocb_shared *s, __u64 cgid, const int fds[OCB_N_MAPS], __u32 *slot)
+{
+	int i, err = claim(s, cgid, fds[OCB_MAP_INFO], slot);
+
+	/* Recorded first: a detach finds it, whatever follows. */
+	if (!err && record_slot(fds[OCB_MAP_INFO], *slot))
+		err = ocb_err(ocb_errno(), "cannot record slot %u: %s", *slot, strerror(errno));
+	for (i = 0; !err && i < OCB_N_MAPS; i++) {
+		if (i == OCB_MAP_INFO)
+			continue;
+		if (bpf_map_update_elem(s->outer[i], slot, &fds[i], BPF_ANY))
+			err = ocb_err(ocb_errno(), "cannot give slot %u its %s map: %s", *slot,
+				      ocb_map_pins[i], strerror(errno));
+	}
+	return err;
+}
+
+int progs_slot_point(const struct ocb_shared *s, __u64 cgid, __u32 slot)
+{
+	struct ocb_cgslot v = { .cgid = cgid, .slot = slot };
+
+	if (bpf_map_update_elem(s->cgslot, &cgid, &v, BPF_ANY))
+		return ocb_err(ocb_errno(), "cannot point cgroup %llu at slot %u: %s",
+			       (unsigned long long)cgid, slot, strerror(errno));
+	return 0;
+}
+
+void progs_slot_unpoint(const struct ocb_shared *s, __u64 cgid)
+{
+	struct ocb_cgslot v = { .cgid = cgid };
+
+	/* ENOENT: no program of ours is attached to it any more. */
+	bpf_map_update_elem(s->cgslot, &cgid, &v, BPF_EXIST);
+}
+
+int progs_slot_release(const struct ocb_shared *s, __u32 slot, int info_fd)
+{
+	__u32 id = 0, mine = map_id(info_fd);
+	int i;
+
+	if (!slot || slot >= OCB_MAX_SLOTS)
+		return 0;
+	/* Someone else's since (ours was released before a crash), or
+	 * never claimed: nothing of ours to release. */
+	if (bpf_map_lookup_elem(s->outer[OCB_MAP_INFO], &slot, &id) || !mine || id != mine)
+		return 0;
+	for (i = 0; i < OCB_N_MAPS; i++) {
+		if (i == OCB_MAP_INFO)
+			continue;
+		if (bpf_map_delete_elem(s->outer[i], &slot) && errno != ENOENT)
+			return ocb_err(ocb_errno(), "cannot empty slot %u's %s: %s", slot,
+				       ocb_map_pins[i], strerror(errno));
+	}
+	/* Last: until now the slot was ours. */
+	if (bpf_map_delete_elem(s->outer[OCB_MAP_INFO], &slot) && errno != ENOENT)
+		return ocb_err(ocb_errno(), "cannot free slot %u: %s", slot, strerror(errno));
+	return 0;
+}
+
+/* ---- gc ---- */
+
+static int prog_ids(const char *dir, __u32 *ids, size_t *n)
+{
+	char path[SHARED_PATH_MAX];
+	struct bpf_prog_info info;
+	__u32 len;
+	int i, fd;
+
+	*n = 0;
+	for (i = 0; i < OCB_N_LINKS; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, ocb_link_pins[i]);
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		memset(&info, 0, sizeof(info));
+		len = sizeof(info);
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+			ids[(*n)++] = info.id;
+		close(fd);
+	}
+	return 0;
+}
+
+bool progs_version_in_use(const char *dir)
+{
+	__u32 ids[OCB_N_LINKS], id = 0;
+	size_t n, i;
+
+	prog_ids(dir, ids, &n);
+	while (!bpf_link_get_next_id(id, &id)) {
+		struct bpf_link_info info = {};
+		__u32 len = sizeof(info);
+		int fd = bpf_link_get_fd_by_id(id);
+
+		if (fd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+			for (i = 0; i < n; i++)
+				if (info.prog_id == ids[i]) {
+					close(fd);
+					return true;
+				}
+		close(fd);
+	}
+	return false;
+}
+
+int progs_sweep_slots(const struct ocb_shared *s, const __u32 *live, size_t n_live, bool dry,
+		      unsigned int *freed)
+{
+	__u32 slot, id;
+	size_t i;
+
+	*freed = 0;
+	for (slot = 1; slot < OCB_MAX_SLOTS; slot++) {
+		if (bpf_map_lookup_elem(s->outer[OCB_MAP_INFO], &slot, &id))
+			continue;
+		for (i = 0; i < n_live && live[i] != id; i++)
+			;
+		if (i < n_live)
+			continue;
+		(*freed)++;
+		if (dry)
+			continue;
+		for (i = 0; i < OCB_N_MAPS; i++)
+			if (i != OCB_MAP_INFO)
+				bpf_map_delete_elem(s->outer[i], &slot);
+		if (bpf_map_delete_elem(s->outer[OCB_MAP_INFO], &slot) && errno != ENOENT)
+			return ocb_err(ocb_errno(), "cannot free slot %u: %s", slot,
+				       strerror(errno));
+	}
+	return 0;
+}
+
+__u32 progs_map_id(int fd)
+{
+	return map_id(fd);
+}
