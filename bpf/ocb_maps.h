@@ -49,6 +49,18 @@ static inline int ocb_has_ports(__u8 proto)
 	return proto == 6 || proto == 17 || proto == 33 || proto == 132 || proto == 136;
 }
 
+/* Whether a 16-byte address is IPv4-mapped (::ffff:a.b.c.d): how IPv4
+ * addresses are kept in the maps and events (the hook's side). */
+static inline int ocb_v4_mapped(const __u8 a[16])
+{
+	int i;
+
+	for (i = 0; i < 10; i++)
+		if (a[i])
+			return 0;
+	return a[10] == 0xff && a[11] == 0xff;
+}
+
 /* Number of bits in an ocb_rule_key that precede the address. */
 #define OCB_RULE_KEY_HDR_BITS 40
 /* Number of bits in an ocb_port_key that precede the port. */

@@ -27,7 +27,7 @@ static int open_maps(const char *dir, struct pinned_maps *pm)
 	int err = inspect_open_policy(dir, &pm->m);
 
 	if (!err)
-		err = inspect_open_pin(dir, "info", &pm->info);
+		err = inspect_open_pin(dir, ocb_map_pins[OCB_MAP_INFO], &pm->info);
 	return err;
 }
 

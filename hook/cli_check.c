@@ -20,6 +20,7 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/magic.h>
 
 #include "cli.h"
 #include "config.h"
@@ -28,11 +29,9 @@
 #include "inspect.h"
 #include "log.h"
 #include "policy.h"
+#include "pin.h"
 #include "profile.h"
-
-#ifndef BPF_FS_MAGIC
-#define BPF_FS_MAGIC 0xcafe4a11
-#endif
+#include "progs.h"
 
 /* BPF links on cgroups (5.7) and their info with the cgroup id (5.8). */
 #define MIN_KERNEL_MAJOR 5
@@ -669,6 +668,37 @@ static void check_config(struct check_run *run)
 	}
 }
 
+/* The shared programs: loaded once per build by the first container. */
+static void check_programs(struct check_run *run)
+{
+	char dir[PATH_MAX], base[PATH_MAX];
+	struct pin_tree t;
+	struct dirent *de;
+	unsigned int other = 0;
+	struct stat st;
+	DIR *d;
+
+	if (pin_tree_init(&t, run->ctx->bpffs) ||
+	    progs_dir(&t, progs_build_id(), dir, sizeof(dir)) ||
+	    progs_dir(&t, "", base, sizeof(base))) {
+		ocb_err_clear();
+		return;
+	}
+	d = opendir(base);
+	while (d && (de = readdir(d)))
+		other += de->d_name[0] != '.' && strcmp(de->d_name, progs_build_id());
+	if (d)
+		closedir(d);
+	if (!stat(dir, &st))
+		emit(run, "programs", CHECK_PASS, NULL,
+		     "this build's programs are loaded once, at %s (%u other build%s loaded)", dir,
+		     other, other == 1 ? "" : "s");
+	else
+		emit(run, "programs", CHECK_PASS, NULL,
+		     "this build's programs are not loaded yet: the first container that starts loads them into %s (%u other build%s loaded)",
+		     dir, other, other == 1 ? "" : "s");
+}
+
 static void run_checks(struct check_run *run)
 {
 	struct cgroup_mounts m;
@@ -698,6 +728,7 @@ static void run_checks(struct check_run *run)
 	run->packet_probe = host_probe_lsm_cgroup();
 	check_socket_layers(run);
 	check_btf(run);
+	check_programs(run);
 	check_config(run);
 }
 

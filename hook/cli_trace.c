@@ -197,9 +197,7 @@ static bool wanted(const struct tracer *t, const char *id)
 
 static void fmt_addr(const __u8 a[16], char *buf, size_t size)
 {
-	static const __u8 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-	if (!memcmp(a, mapped, 12))
+	if (ocb_v4_mapped(a))
 		inet_ntop(AF_INET, a + 12, buf, (socklen_t)size);
 	else
 		inet_ntop(AF_INET6, a, buf, (socklen_t)size);

@@ -99,9 +99,7 @@ static int add_port_interval(struct compiler *c, __u8 dir, __u8 proto, unsigned 
 
 static bool is_ipv4_only(const struct rule *r)
 {
-	static const __u8 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-	return r->addr_bits >= 96 && !memcmp(r->addr, mapped, 12);
+	return r->addr_bits >= 96 && ocb_v4_mapped(r->addr);
 }
 
 /* Does rule @r, a protocol or ports rule, apply to packets of @proto? */

@@ -181,8 +181,12 @@ static bool recorded_cgroup_gone(const char *dir, unsigned long long cgroup_id)
 	struct ocb_info info;
 	struct stat st;
 
-	if (inspect_read_info(dir, &info))
+	/* Tolerated: the links decide, and the message must not stand in
+	 * for the error a caller reports next ("already attached"). */
+	if (inspect_read_info(dir, &info)) {
+		ocb_err_clear();
 		return false;
+	}
 	info.cgroup[sizeof(info.cgroup) - 1] = '\0';
 	/* A truncated path cannot be checked: trust the links. */
 	if (!info.cgroup[0] || strlen(info.cgroup) == sizeof(info.cgroup) - 1)
@@ -240,13 +244,13 @@ int inspect_open_policy(const char *dir, struct policy_maps *m)
 	int err;
 
 	*m = (struct policy_maps){ -1, -1, -1, -1 };
-	err = inspect_open_pin(dir, "active", &m->active);
+	err = inspect_open_pin(dir, ocb_map_pins[OCB_MAP_ACTIVE], &m->active);
 	if (!err)
-		err = inspect_open_pin(dir, "conf", &m->conf);
+		err = inspect_open_pin(dir, ocb_map_pins[OCB_MAP_CONF], &m->conf);
 	if (!err)
-		err = inspect_open_pin(dir, "rules", &m->rules);
+		err = inspect_open_pin(dir, ocb_map_pins[OCB_MAP_RULES], &m->rules);
 	if (!err)
-		err = inspect_open_pin(dir, "ports", &m->ports);
+		err = inspect_open_pin(dir, ocb_map_pins[OCB_MAP_PORTS], &m->ports);
 	return err;
 }
 
@@ -294,7 +298,7 @@ int inspect_lookup(int fd, const void *key, void *val, size_t size)
 int inspect_read_info(const char *dir, struct ocb_info *info)
 {
 	__u32 zero = 0;
-	int fd, err = inspect_open_pin(dir, "info", &fd);
+	int fd, err = inspect_open_pin(dir, ocb_map_pins[OCB_MAP_INFO], &fd);
 
 	if (err)
 		return err;
@@ -338,7 +342,7 @@ int inspect_read_stats(const char *dir, struct ocb_stats *sum)
 	memset(sum, 0, sizeof(*sum));
 	if (ncpus <= 0)
 		return ocb_err(ncpus ? ncpus : -EINVAL, "cannot count the possible CPUs");
-	err = inspect_open_pin(dir, "stats", &fd);
+	err = inspect_open_pin(dir, ocb_map_pins[OCB_MAP_STATS], &fd);
 	if (err)
 		return err;
 	/* Per-CPU values come one per possible CPU, each 8-byte aligned; a

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "attach.h"
 #include "inspect.h"
 #include "log.h"
 
@@ -309,10 +310,10 @@ int inspect_read_conf(const char *dir, struct ocb_conf *conf)
 {
 	struct policy_maps f = { -1, -1, -1, -1 };
 	struct policy_view pv = { 0 };
-	int err = inspect_open_pin(dir, "active", &f.active);
+	int err = inspect_open_pin(dir, ocb_map_pins[OCB_MAP_ACTIVE], &f.active);
 
 	if (!err)
-		err = inspect_open_pin(dir, "conf", &f.conf);
+		err = inspect_open_pin(dir, ocb_map_pins[OCB_MAP_CONF], &f.conf);
 	if (!err)
 		err = read_gen(&f, &pv.gen);
 	if (!err)
@@ -329,13 +330,6 @@ void inspect_policy_free(struct policy_view *pv)
 	pv->rules = NULL;
 	pv->ranges = NULL;
 	pv->n_rules = pv->n_ranges = 0;
-}
-
-static bool is_v4_mapped(const __u8 *a)
-{
-	static const __u8 prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-	return !memcmp(a, prefix, sizeof(prefix));
 }
 
 void inspect_rule_cidr(const struct ocb_rule_key *k, char *buf, size_t size)
@@ -356,7 +350,7 @@ void inspect_rule_cidr(const struct ocb_rule_key *k, char *buf, size_t size)
 		       : keep <= 0 ? 0
 				   : (__u8)(k->addr[i] & (0xff00 >> keep));
 	}
-	if (bits >= 96 && is_v4_mapped(a)) {
+	if (bits >= 96 && ocb_v4_mapped(a)) {
 		inet_ntop(AF_INET, a + 12, text, sizeof(text));
 		snprintf(buf, size, "%s/%d", text, bits - 96);
 	} else {

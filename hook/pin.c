@@ -19,13 +19,10 @@
 #include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/magic.h>
 
 #include "log.h"
 #include "pin.h"
-
-#ifndef BPF_FS_MAGIC
-#define BPF_FS_MAGIC 0xcafe4a11
-#endif
 
 static int mkdir_p(const char *path, mode_t mode)
 {

@@ -39,15 +39,12 @@
 #if defined(__has_include) && !defined(__CPPCHECK__) /* cppcheck cannot evaluate it */
 #if __has_include(<valgrind/valgrind.h>)
 #include <valgrind/valgrind.h>
+#include <linux/magic.h>
 #define OCB_ON_VALGRIND() RUNNING_ON_VALGRIND
 #endif
 #endif
 #ifndef OCB_ON_VALGRIND
 #define OCB_ON_VALGRIND() 0
-#endif
-
-#ifndef BPF_FS_MAGIC
-#define BPF_FS_MAGIC 0xcafe4a11
 #endif
 
 /* Sanitizer runtimes need more at exit (LeakSanitizer stops the world

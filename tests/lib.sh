@@ -752,9 +752,9 @@ _fd_held() {
 # ID (or any id of the test) explains. Explained: held by a cgroup link attached to a live cgroup
 # that is not the test's, or pinned outside ID's directory and outside
 # the work entries of hook processes that are gone (another id of the
-# test, another test); programs and maps pinned under the shared
-# programs' and events directories (they stay: the next container uses
-# them);
+# test, another test); programs and maps pinned under a shared
+# programs' directory (this bpffs's or another's: they stay, the next
+# container uses them) or the shared events directory;
 # programs and maps a live process holds open (_fd_held).
 _unexplained() {
 	local mine=$PIN_BASE/$T # no ID: every id of the test
@@ -771,7 +771,7 @@ _unexplained() {
 		--slurpfile maps "$T_TMP/maps.json" --arg kind "$1" \
 		--arg base " $T_BASE_PROGS " --arg bmaps " $T_BASE_MAPS " --arg blinks " $T_BASE_LINKS " \
 		--arg ours "$T_OUR_CGIDS" --arg mine "$mine" --arg work "$WORK_DIR/" \
-		--arg live " $(_live_work)" --arg events "$EVENTS_DIR/" --arg shared "$PROGS_DIR/" \
+		--arg live " $(_live_work)" --arg events "$EVENTS_DIR/" \
 		--arg names " ${OUR_MAP_NAMES[*]} " \
 		--arg hprogs "$hprogs " --arg hmaps "$hmaps " '
 		# bpftool may print an error object beside (or instead of) its list.
@@ -788,7 +788,7 @@ _unexplained() {
 		def ocb_prog: (.name // "") | startswith("ocb_");
 		($progs | objs) as $progs | ($links | objs) as $links | ($maps | objs) as $maps
 		| ([$links[] | select(theirs_link) | .prog_id]) as $theirs
-		| ([$progs[] | select(any(.pinned[]?; startswith($shared))) | .id]) as $sprogs
+		| ([$progs[] | select(any(.pinned[]?; contains("/oci-cgroup-bpf-hook-progs/"))) | .id]) as $sprogs
 		| def known($p): has($base; $p) or has($hprogs; $p) or any($theirs[]; . == $p)
 			or any($sprogs[]; . == $p);
 		  ([$progs[] | select(ocb_prog) | .id | select(known(.) | not)]) as $uprogs
@@ -798,7 +798,8 @@ _unexplained() {
 		  elif $kind == "maps" then
 			[$maps[] | select(.name != null and has($names; .name))
 			 | select(has($bmaps; .id) | not)
-			 | select(any(.pinned[]?; startswith($events) or startswith($shared)) | not)
+			 | select(any(.pinned[]?; startswith($events)
+				     or contains("/oci-cgroup-bpf-hook-progs/")) | not)
 			 | select(any(.pinned[]?; ours_path(.) | not) | not)
 			 | .id | select(. as $m | has($hmaps; $m) or any($held[]; . == $m) | not)]
 		  else

@@ -29,6 +29,13 @@ run_hook prestart "$ID" "$P1" created
 expect_refused "second attach of a live id, same process" "already attached"
 run_hook createRuntime "$ID" "$P1" created
 expect_refused "second attach of a live id at createRuntime" "already attached"
+# Without its info pin, the look at the recorded cgroup fails and is
+# tolerated: its message must not stand in for the refusal's.
+info_id=$(bpftool -j map show pinned "$(pin_dir "$ID")/info" | jq -r .id)
+rm -f "$(pin_dir "$ID")/info"
+run_hook prestart "$ID" "$P2" created
+expect_refused "second attach of a live id whose info pin is gone" "already attached"
+bpftool map pin id "$info_id" "$(pin_dir "$ID")/info" || bail "pin the info map again"
 expect_eq "  the pinned links are still the same" "$links" "$(link_ids "$ID")"
 expect_eq "  the cgroup still has all our programs, once each" \
 	"$(printf 'ocb_%s\n' "${LINK_NAMES[@]}" | sort | tr '\n' ' ')" "$(ocb_progs_on "$CG1" | tr '\n' ' ')"

@@ -63,11 +63,41 @@ parked() {
 	echo "${!pid}" >"${!cg}/cgroup.procs"
 }
 
-# The pin tree and the kernel's objects before: the shared trace maps
-# exist once anything attached, so one attach and detach come first.
-"$HOOK" "${HOOK_ARGS[@]}" prestart <"$T_TMP/attach-1.json" >/dev/null 2>&1 && parked 1 &&
-	"$HOOK" "${HOOK_ARGS[@]}" poststop <"$T_TMP/detach-1.json" >/dev/null 2>&1 && in_cg 1 ||
-	bail "a first attach and detach"
+# The first containers of a boot race to load the programs, on this
+# fresh bpffs: every attach succeeds, exactly one build directory holds
+# exactly one set of programs, and no other program of ours is loaded.
+progs_before=" $(ocb_prog_ids | tr '\n' ' ')"
+first_pids=()
+for ((w = 1; w <= WORKERS; w++)); do
+	"$HOOK" "${HOOK_ARGS[@]}" prestart <"$T_TMP/attach-$w.json" >"$T_TMP/first-$w.out" 2>&1 &
+	first_pids+=($!)
+done
+wait "${first_pids[@]}"
+first_fail=""
+for ((w = 1; w <= WORKERS; w++)); do
+	[ -s "$T_TMP/first-$w.out" ] && first_fail+="w$w: $(cat "$T_TMP/first-$w.out") "
+done
+expect_eq "$WORKERS first attaches at once all succeed" "" "$first_fail"
+expect_eq "one build of the programs is loaded" 1 "$(ls "$BPFFS/oci-cgroup-bpf-hook-progs" | wc -l)"
+pinned=$(ls "$BPFFS"/oci-cgroup-bpf-hook-progs/*/ | grep -cvE '^(c_|cgslot|meta)')
+new_progs=$(ocb_prog_ids | while read -r p; do [[ $progs_before == *" $p "* ]] || echo "$p"; done |
+	while read -r p; do bpftool -j -f prog show id "$p" 2>/dev/null |
+		jq -r --arg d "$BPFFS/" 'select(any(.pinned[]?; startswith($d))) | .id'; done | wc -l)
+expect_eq "  once: $pinned programs pinned, as many of ours loaded on this bpffs" "$pinned" "$new_progs"
+links_on=0
+for ((w = 1; w <= WORKERS; w++)); do
+	cg=CG_$w
+	[ "$(ocb_progs_on "${!cg}" | wc -l)" -eq "${#LINK_NAMES[@]}" ] && links_on=$((links_on + 1))
+done
+expect_eq "  every worker's cgroup has all our programs" "$WORKERS" "$links_on"
+expect_eq "  all run the same programs" 1 \
+	"$(for ((w = 1; w <= WORKERS; w++)); do link_info "$T.w$w" ingress | jq -r .prog_id; done | sort -u | wc -l)"
+for ((w = 1; w <= WORKERS; w++)); do
+	parked "$w"
+	"$HOOK" "${HOOK_ARGS[@]}" poststop <"$T_TMP/detach-$w.json" >/dev/null 2>&1 ||
+		not_ok "poststop of first attach $w"
+	in_cg "$w"
+done
 tree() {
 	(cd "$BPFFS" && find . | sort)
 }
