@@ -26,6 +26,7 @@
 #include "config.h"
 #include "host.h"
 #include "kfacts.h"
+#include "fmt.h"
 #include "inspect.h"
 #include "log.h"
 #include "policy.h"

@@ -15,6 +15,7 @@
 
 #include "attach.h"
 #include "cli.h"
+#include "fmt.h"
 #include "inspect.h"
 #include "trace.h"
 #include "log.h"

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "fmt.h"
 #include "inspect.h"
 #include "log.h"
 

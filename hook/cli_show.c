@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "fmt.h"
 #include "inspect.h"
 #include "log.h"
 

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "fmt.h"
 #include "inspect.h"
 #include "log.h"
 #include "ocb_maps.h"

@@ -3,11 +3,11 @@
 #define OCB_INSPECT_H
 
 /*
- * Reading what the hook pinned, for the commands: the containers in the
- * pin tree, and each one's info, counters, links and policy as the
- * kernel holds them. Nothing here writes to a pin.
+ * Reading what the hook pinned: the containers in the pin tree, and each
+ * one's info, counters, links and policy as the kernel holds them.
+ * Nothing here writes to a pin, and nothing formats: the attach and
+ * detach stages use it too (the commands' formatting is in fmt.h).
  */
-#include <jansson.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -120,31 +120,5 @@ bool inspect_proto_has_ports(unsigned int proto);
 void inspect_policy_free(struct policy_view *pv);
 /* A rule key's address as CIDR; IPv4-mapped prefixes print as IPv4. */
 void inspect_rule_cidr(const struct ocb_rule_key *k, char *buf, size_t size);
-
-/* Formatting shared by the commands (inspect_fmt.c). */
-const char *fmt_dir(unsigned int dir);
-const char *fmt_verdict(unsigned int verdict);
-const char *fmt_proto(unsigned int proto, char *buf, size_t size);
-/* ISO 8601 in UTC, to the second: 2024-05-01T12:00:00Z. */
-void fmt_time_iso(unsigned long long ns, char *buf, size_t size);
-json_t *fmt_stats_json(const struct ocb_stats *s);
-/* Adds the info map's fields (cgroup, profile, bundle, attach time) to @o. */
-void fmt_info_json(json_t *o, const struct ocb_info *info);
-/* The counters as indented lines of text. */
-void fmt_stats_text(const struct ocb_stats *s, const char *indent, FILE *out);
-/* Prints @v to stdout, indented, and frees it. */
-int fmt_json_print(json_t *v);
-
-/* A text table whose columns are as wide as their widest cell. */
-struct table {
-	size_t cols, rows, cap;
-	char **cells; /* rows * cols, owned */
-};
-
-void table_init(struct table *t, size_t cols);
-/* Appends a row of @t->cols strings (copied; NULL prints as "-"). */
-int table_add(struct table *t, const char *const *row);
-void table_print(const struct table *t, FILE *out);
-void table_free(struct table *t);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fmt.h"
 #include "inspect.h"
 #include "log.h"
 
