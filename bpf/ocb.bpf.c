@@ -91,20 +91,22 @@ struct info_map {
 	__uint(value_size, sizeof(struct ocb_info));
 };
 
-#define OUTER(name, inner)                                \
+#define OUTER(name, inner, n)                             \
 	struct {                                          \
 		__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS); \
-		__uint(max_entries, OCB_MAX_SLOTS);       \
+		__uint(max_entries, n);                   \
 		__type(key, __u32);                       \
 		__array(values, struct inner);            \
 	} name SEC(".maps")
 
-OUTER(c_stats, stats_map);
-OUTER(c_active, active_map);
-OUTER(c_conf, conf_map);
-OUTER(c_rules, rules_map);
-OUTER(c_ports, ports_map);
-OUTER(c_info, info_map);
+OUTER(c_stats, stats_map, OCB_MAX_SLOTS);
+OUTER(c_active, active_map, OCB_MAX_SLOTS);
+OUTER(c_conf, conf_map, OCB_MAX_SLOTS);
+/* A profile's tries, shared by every container whose profile compiles
+ * to the same entries: two per slot (OCB_BANK), one per generation. */
+OUTER(c_rules, rules_map, 2 * OCB_MAX_SLOTS);
+OUTER(c_ports, ports_map, 2 * OCB_MAX_SLOTS);
+OUTER(c_info, info_map, OCB_MAX_SLOTS);
 
 /*
  * Never called: its argument keeps the types of a container's maps in
@@ -351,11 +353,12 @@ __noinline __u64 decide_rules(__u32 slot, __u32 dir, __u32 proto, __u32 port,
 	struct ocb_class *cls;
 	struct ocb_conf *c;
 	void *rules, *ports;
-	__u32 gen = 0;
+	__u32 gen = 0, bank;
 
 	c = live_conf(slot, &gen);
-	rules = bpf_map_lookup_elem(&c_rules, &slot);
-	ports = bpf_map_lookup_elem(&c_ports, &slot);
+	bank = OCB_BANK(slot, gen);
+	rules = bpf_map_lookup_elem(&c_rules, &bank);
+	ports = bpf_map_lookup_elem(&c_ports, &bank);
 	if (!c || !remote || !rules || !ports)
 		return PACK_DECISION(d);
 	d.rule = OCB_RULE_DEFAULT;
@@ -364,7 +367,6 @@ __noinline __u64 decide_rules(__u32 slot, __u32 dir, __u32 proto, __u32 port,
 	d.trace = c->trace;
 
 	key.prefixlen = OCB_RULE_KEY_HDR_BITS + 128;
-	key.gen = gen & 1;
 	key.dir = dir & 1;
 	key.kind = OCB_KIND_ADDR;
 	__builtin_memcpy(key.addr, remote->b, 16);
@@ -373,7 +375,6 @@ __noinline __u64 decide_rules(__u32 slot, __u32 dir, __u32 proto, __u32 port,
 	if (!c->has_classes)
 		goto out;
 	pkey.prefixlen = OCB_PORT_KEY_HDR_BITS + 16;
-	pkey.gen = gen & 1;
 	pkey.dir = dir & 1;
 	pkey.proto = proto;
 	pkey.port = bpf_htons(ocb_has_ports(proto) ? port : 0);

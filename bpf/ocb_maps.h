@@ -89,9 +89,13 @@ struct ocb_stats {
  * Key of the rules LPM trie. IPv4 addresses are stored IPv4-mapped
  * (::ffff:a.b.c.d), so an IPv4 rule also matches an IPv6 socket talking
  * to a mapped address, and one lookup path serves both families.
- * `gen` selects one of two policy generations so that `apply` can load
- * a new policy beside the live one and switch with a single write.
+ * A profile's tries are shared by the containers that use it and never
+ * change: `gen` is 0 in every entry the programs look up. The hook keeps
+ * one entry of `gen` 1 (OCB_TRIE_NAME_GEN) that names the tries' content
+ * (struct ocb_rule_key with the SHA-256's first 16 bytes as address):
+ * the proof that tries found by id are the ones it looks for.
  */
+#define OCB_TRIE_NAME_GEN 1
 struct ocb_rule_key {
 	__u32 prefixlen;
 	__u8 gen;
@@ -163,6 +167,10 @@ struct ocb_active {
  * load their own copy of the object and fill slot 0.
  */
 #define OCB_MAX_SLOTS 16384
+
+/* Where a slot's tries for generation @gen are in c_rules and c_ports:
+ * `apply` fills the other generation's, then switches. */
+#define OCB_BANK(slot, gen) ((slot)*2 + ((gen)&1))
 
 struct ocb_cgslot {
 	__u64 cgid; /* the cgroup attached to: events, decisions kept with sockets */

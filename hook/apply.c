@@ -16,9 +16,10 @@
 #include "pin.h"
 #include "policy.h"
 #include "privnet.h"
+#include "progs.h"
 
 struct pinned_maps {
-	struct policy_maps m;
+	struct pinned_policy m;
 	int info;
 };
 
@@ -38,32 +39,67 @@ static void close_maps(struct pinned_maps *pm)
 		close(pm->info);
 }
 
-static int map_capacity(int fd, __u32 *max_entries)
+/* Pins @fd as @dir/@name in place of the old pin, in one rename. */
+static int repin(const char *dir, const char *name, int fd)
 {
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
+	char tmp[PATH_MAX + 32], path[PATH_MAX + 32];
 
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		return ocb_errno();
-	*max_entries = info.max_entries;
+	snprintf(tmp, sizeof(tmp), "%s/%s-new", dir, name);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	unlink(tmp);
+	if (bpf_obj_pin(fd, tmp) || rename(tmp, path)) {
+		int err = ocb_errno();
+
+		unlink(tmp);
+		return err;
+	}
 	return 0;
 }
 
-/* The old and the new generation live side by side for a moment. */
-static int check_fits(const struct pinned_maps *pm, const struct ocb_policy *pol, const char *id)
+/*
+ * The container's slot, from its info, in the shared maps of the
+ * programs it was attached with: the new profile's tries (shared, or
+ * made) go in its inactive generation, then one write switches.
+ */
+static int switch_policy(const char *dir, const struct pinned_maps *pm, const struct ocb_info *info,
+			 const struct apply_opts *o)
 {
-	__u32 rules_cap = 0, ports_cap = 0;
-	int err = map_capacity(pm->m.rules, &rules_cap);
+	struct ocb_shared s;
+	struct pin_tree tree;
+	char build[sizeof(info->build) + 1];
+	int rules = -1, ports = -1, err;
 
+	progs_init(&s);
+	snprintf(build, sizeof(build), "%.*s", (int)sizeof(info->build), info->build);
+	if (!info->slot)
+		return ocb_err(-ENOENT,
+			       "container %s has no slot in the programs' maps; restart it", o->id);
+	err = pin_tree_init(&tree, o->bpffs);
 	if (!err)
-		err = map_capacity(pm->m.ports, &ports_cap);
-	if (err)
-		return ocb_err(err, "cannot read the policy maps of %s: %s", id, strerror(-err));
-	if (pol && (pol->n_rules > rules_cap / 2 || pol->n_ports > ports_cap / 2))
-		return ocb_err(-E2BIG,
-			       "the profile needs %zu rule entries, more than container %s was sized for (%u); restart the container with it instead",
-			       pol->n_rules, id, rules_cap / 2);
-	return 0;
+		err = progs_open_maps(&tree, build, &s);
+	if (!err)
+		err = progs_open_btf(&s);
+	if (!err)
+		err = progs_profile_tries(&s, o->policy, &rules, &ports);
+	if (!err)
+		err = policy_switch(o->policy,
+				    &(struct policy_maps){ .active = pm->m.active,
+							   .conf = pm->m.conf,
+							   .rules_outer = s.outer[OCB_MAP_RULES],
+							   .ports_outer = s.outer[OCB_MAP_PORTS],
+							   .slot = info->slot },
+				    rules, ports);
+	/* What show and bpftool read: the live tries. */
+	if (!err && (repin(dir, ocb_map_pins[OCB_MAP_RULES], rules) ||
+		     repin(dir, ocb_map_pins[OCB_MAP_PORTS], ports)))
+		ocb_log_warn("container %s: the policy is applied but its pinned rules and ports are the old ones (%s)",
+			     o->id, strerror(errno));
+	if (rules >= 0)
+		close(rules);
+	if (ports >= 0)
+		close(ports);
+	progs_close(&s);
+	return err;
 }
 
 /* A profile that denies sockets needs the program that refuses them,
@@ -138,6 +174,7 @@ static int read_info(int fd, struct ocb_info *info, const char *id)
 int ocb_apply(const struct apply_opts *o)
 {
 	struct pinned_maps pm = { { -1, -1, -1, -1 }, -1 };
+
 	struct pin_lock lock = { .fd = -1 };
 	struct ocb_info info;
 	struct pin_tree tree;
@@ -158,15 +195,13 @@ int ocb_apply(const struct apply_opts *o)
 	}
 	err = open_maps(dir, &pm);
 	if (!err)
-		err = check_fits(&pm, o->policy, o->id);
-	if (!err)
 		err = check_sockets(dir, o->policy, o->id);
 	if (!err)
 		err = read_info(pm.info, &info, o->id);
 	if (!err)
 		err = check_privileged(&info, o, &flags);
 	if (!err)
-		err = policy_switch(o->policy, &pm.m);
+		err = switch_policy(dir, &pm, &info, o);
 	if (!err && update_info(pm.info, &info, o->profile, flags))
 		ocb_log_warn("container %s: the policy is applied but its recorded profile name and flags are not",
 			     o->id);

@@ -304,8 +304,6 @@ static int attach_locked(struct attach_run *run)
 		err = policy_write_maps(policy, &(struct policy_maps){
 							.active = run->maps[OCB_MAP_ACTIVE],
 							.conf = run->maps[OCB_MAP_CONF],
-							.rules = run->maps[OCB_MAP_RULES],
-							.ports = run->maps[OCB_MAP_PORTS],
 						});
 	if (!err)
 		err = write_info(run);

@@ -194,7 +194,7 @@ static void gc_slots(struct gc_run *run, const char *build)
 {
 	struct pin_lock lock = { .fd = -1 };
 	struct ocb_shared s;
-	unsigned int freed = 0;
+	unsigned int freed = 0, pruned = 0;
 	__u32 *ids = NULL;
 	size_t n;
 
@@ -209,6 +209,8 @@ static void gc_slots(struct gc_run *run, const char *build)
 		inspect_tolerate();
 		run->failed++;
 	}
+	if (!run->dry_run)
+		progs_sweep_registry(&s, &pruned);
 	pin_unlock_id(&lock, false);
 	progs_close(&s);
 	free(ids);

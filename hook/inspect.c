@@ -239,11 +239,11 @@ int inspect_open_pin(const char *dir, const char *name, int *fd)
 	return 0;
 }
 
-int inspect_open_policy(const char *dir, struct policy_maps *m)
+int inspect_open_policy(const char *dir, struct pinned_policy *m)
 {
 	int err;
 
-	*m = (struct policy_maps){ -1, -1, -1, -1 };
+	*m = (struct pinned_policy){ -1, -1, -1, -1 };
 	err = inspect_open_pin(dir, ocb_map_pins[OCB_MAP_ACTIVE], &m->active);
 	if (!err)
 		err = inspect_open_pin(dir, ocb_map_pins[OCB_MAP_CONF], &m->conf);
@@ -254,7 +254,7 @@ int inspect_open_policy(const char *dir, struct policy_maps *m)
 	return err;
 }
 
-void inspect_close_policy(struct policy_maps *m)
+void inspect_close_policy(struct pinned_policy *m)
 {
 	int *fds[] = { &m->active, &m->conf, &m->rules, &m->ports };
 	size_t i;

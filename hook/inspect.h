@@ -55,10 +55,16 @@ enum ocb_liveness inspect_liveness(const char *dir, unsigned long long *cgroup_i
 int inspect_lookup(int fd, const void *key, void *val, size_t size);
 /* Opens the pin @dir/@name (a map or link) into @fd. */
 int inspect_open_pin(const char *dir, const char *name, int *fd);
-/* Opens a container's four policy maps; on error some fds may be open:
+/* A container's policy as pinned: its settings, and the live
+ * generation's tries (shared with the containers of the same profile). */
+struct pinned_policy {
+	int active, conf, rules, ports;
+};
+
+/* Opens a container's four policy pins; on error some fds may be open:
  * inspect_close_policy() closes those that are. */
-int inspect_open_policy(const char *dir, struct policy_maps *m);
-void inspect_close_policy(struct policy_maps *m);
+int inspect_open_policy(const char *dir, struct pinned_policy *m);
+void inspect_close_policy(struct pinned_policy *m);
 int inspect_map_value_size(int fd, size_t *size);
 int inspect_read_info(const char *dir, struct ocb_info *info);
 /* The per-CPU counters, summed. */

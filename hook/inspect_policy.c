@@ -19,7 +19,7 @@
 #define MAX_KEYS (1u << 23)
 #define N_PORTS 65536
 
-static int read_gen(const struct policy_maps *f, unsigned int *gen)
+static int read_gen(const struct pinned_policy *f, unsigned int *gen)
 {
 	struct ocb_active act;
 	__u32 zero = 0;
@@ -99,12 +99,13 @@ static int cmp_rule(const void *a, const void *b)
 	return memcmp(x->key.addr, y->key.addr, sizeof(x->key.addr));
 }
 
-static int read_rules(const struct policy_maps *f, struct policy_view *pv)
+static int read_rules(const struct pinned_policy *f, struct policy_view *pv)
 {
 	void *v = NULL;
 	int err;
 
-	err = collect(f->rules, sizeof(struct ocb_rule_key), sizeof(struct ocb_rule), pv->gen, &v,
+	/* The pinned tries are the live generation's, all of `gen` 0. */
+	err = collect(f->rules, sizeof(struct ocb_rule_key), sizeof(struct ocb_rule), 0, &v,
 		      &pv->n_rules);
 	if (err)
 		return err;
@@ -242,21 +243,20 @@ static int resolve_ranges(struct policy_view *pv, struct port_entry *e, size_t n
 	return err;
 }
 
-static int read_ports(const struct policy_maps *f, struct policy_view *pv)
+static int read_ports(const struct pinned_policy *f, struct policy_view *pv)
 {
 	void *v = NULL;
 	size_t n = 0;
 	int err;
 
-	err = collect(f->ports, sizeof(struct ocb_port_key), sizeof(struct ocb_class), pv->gen, &v,
-		      &n);
+	err = collect(f->ports, sizeof(struct ocb_port_key), sizeof(struct ocb_class), 0, &v, &n);
 	if (!err && n)
 		err = resolve_ranges(pv, v, n);
 	free(v);
 	return err;
 }
 
-static int read_conf(const struct policy_maps *f, struct policy_view *pv)
+static int read_conf(const struct pinned_policy *f, struct policy_view *pv)
 {
 	__u32 key = pv->gen;
 	int err = inspect_lookup(f->conf, &key, &pv->conf, sizeof(pv->conf));
@@ -266,7 +266,7 @@ static int read_conf(const struct policy_maps *f, struct policy_view *pv)
 	return 0;
 }
 
-static int read_once(const struct policy_maps *f, struct policy_view *pv, bool *moved)
+static int read_once(const struct pinned_policy *f, struct policy_view *pv, bool *moved)
 {
 	unsigned int again = 0;
 	int err;
@@ -288,7 +288,7 @@ static int read_once(const struct policy_maps *f, struct policy_view *pv, bool *
 
 int inspect_read_policy(const char *dir, struct policy_view *pv)
 {
-	struct policy_maps f;
+	struct pinned_policy f;
 	bool moved = true;
 	int err, tries;
 
@@ -308,7 +308,7 @@ int inspect_read_policy(const char *dir, struct policy_view *pv)
 
 int inspect_read_conf(const char *dir, struct ocb_conf *conf)
 {
-	struct policy_maps f = { -1, -1, -1, -1 };
+	struct pinned_policy f = { -1, -1, -1, -1 };
 	struct policy_view pv = { 0 };
 	int err = inspect_open_pin(dir, ocb_map_pins[OCB_MAP_ACTIVE], &f.active);
 

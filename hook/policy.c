@@ -9,23 +9,17 @@
 
 #include "log.h"
 #include "policy.h"
+#include "sha256.h"
 
-/* Room for two generations side by side, so `apply` can grow a profile;
- * LPM tries allocate per entry, so unused capacity costs nothing. */
-#define MIN_CAPACITY (1u << 20)
+/* LPM tries allocate per entry, so unused capacity costs nothing; a
+ * profile's tries are made for it and never grow. */
+#define MIN_CAPACITY (1u << 10)
 
 static __u32 capacity(size_t n)
 {
-	size_t want = 4 * n;
+	size_t want = n + 1; /* and the name entry */
 
 	return want > MIN_CAPACITY ? (__u32)want : MIN_CAPACITY;
-}
-
-int policy_size_maps(const struct ocb_policy *p, struct bpf_map *rules, struct bpf_map *ports)
-{
-	int err = bpf_map__set_max_entries(rules, capacity(p ? p->n_rules : 0));
-
-	return err ? err : bpf_map__set_max_entries(ports, capacity(p ? p->n_ports : 0));
 }
 
 void policy_capacity(const struct ocb_policy *p, __u32 *rules, __u32 *ports)
@@ -34,11 +28,70 @@ void policy_capacity(const struct ocb_policy *p, __u32 *rules, __u32 *ports)
 	*ports = capacity(p ? p->n_ports : 0);
 }
 
-static int write_generation(const struct ocb_policy *p, const struct policy_maps *m, __u8 gen)
+void policy_hash(const struct ocb_policy *p, unsigned char out[SHA256_LEN])
+{
+	static const char tag[] = "ocb tries v1";
+	struct sha256 c;
+	__u64 n[2] = { p ? p->n_rules : 0, p ? p->n_ports : 0 };
+
+	sha256_init(&c);
+	sha256_update(&c, tag, sizeof(tag));
+	sha256_update(&c, n, sizeof(n));
+	if (p && p->n_rules)
+		sha256_update(&c, p->rules, p->n_rules * sizeof(*p->rules));
+	if (p && p->n_ports)
+		sha256_update(&c, p->ports, p->n_ports * sizeof(*p->ports));
+	sha256_final(&c, out);
+}
+
+/* The entry that names a rules trie's content (OCB_TRIE_NAME_GEN). */
+static struct ocb_rule_key name_key(const unsigned char hash[SHA256_LEN])
+{
+	struct ocb_rule_key k = { .prefixlen = OCB_RULE_KEY_HDR_BITS + 128,
+				  .gen = OCB_TRIE_NAME_GEN };
+
+	memcpy(k.addr, hash, sizeof(k.addr));
+	return k;
+}
+
+bool policy_tries_named(int rules, const unsigned char hash[SHA256_LEN])
+{
+	struct ocb_rule_key k = name_key(hash);
+	struct ocb_rule v;
+
+	/* A longest-prefix lookup: only the name entry has its `gen`, and
+	 * its prefix is the whole key, so a match is that entry. */
+	return !bpf_map_lookup_elem(rules, &k, &v) && v.rule == OCB_RULE_FAILSAFE;
+}
+
+int policy_fill_tries(const struct ocb_policy *p, const unsigned char hash[SHA256_LEN], int rules,
+		      int ports)
+{
+	struct ocb_rule_key nk = name_key(hash);
+	struct ocb_rule nv = { .rule = OCB_RULE_FAILSAFE, .addr_bits = 128 };
+	size_t i;
+
+	for (i = 0; p && i < p->n_rules; i++)
+		if (bpf_map_update_elem(rules, &p->rules[i].key, &p->rules[i].val, BPF_NOEXIST))
+			return ocb_err(ocb_errno(), "cannot write policy rule %zu: %s", i,
+				       strerror(errno));
+	for (i = 0; p && i < p->n_ports; i++)
+		if (bpf_map_update_elem(ports, &p->ports[i].key, &p->ports[i].val, BPF_NOEXIST))
+			return ocb_err(ocb_errno(), "cannot write policy port class %zu: %s", i,
+				       strerror(errno));
+	if (bpf_map_update_elem(rules, &nk, &nv, BPF_NOEXIST))
+		return ocb_err(ocb_errno(), "cannot name the policy's tries: %s", strerror(errno));
+	/* Shared by every container of this profile: nobody writes them
+	 * again (the programs only read). */
+	if (bpf_map_freeze(rules) || bpf_map_freeze(ports))
+		return ocb_err(ocb_errno(), "cannot freeze the policy's tries: %s",
+			       strerror(errno));
+	return 0;
+}
+
+static int write_conf(const struct ocb_policy *p, int fd, __u32 bank)
 {
 	struct ocb_conf conf = { .default_verdict = { OCB_ALLOW, OCB_ALLOW } };
-	__u32 key = gen;
-	size_t i;
 
 	if (p) {
 		conf.default_verdict[OCB_INGRESS] = p->default_verdict[OCB_INGRESS];
@@ -49,33 +102,16 @@ static int write_generation(const struct ocb_policy *p, const struct policy_maps
 		conf.has_classes = p->n_ports > 0;
 		conf.may_deny = p->may_deny;
 		conf.packet_rate = p->packet_rate;
-		for (i = 0; i < p->n_rules; i++) {
-			struct ocb_rule_key k = p->rules[i].key;
-
-			k.gen = gen;
-			if (bpf_map_update_elem(m->rules, &k, &p->rules[i].val, BPF_ANY))
-				return ocb_err(ocb_errno(), "cannot write policy rule %zu: %s", i,
-					       strerror(errno));
-		}
-		for (i = 0; i < p->n_ports; i++) {
-			struct ocb_port_key k = p->ports[i].key;
-
-			k.gen = gen;
-			if (bpf_map_update_elem(m->ports, &k, &p->ports[i].val, BPF_ANY))
-				return ocb_err(ocb_errno(),
-					       "cannot write policy port class %zu: %s", i,
-					       strerror(errno));
-		}
 	}
-	if (bpf_map_update_elem(m->conf, &key, &conf, BPF_ANY))
+	if (bpf_map_update_elem(fd, &bank, &conf, BPF_ANY))
 		return ocb_err(ocb_errno(), "cannot write policy settings: %s", strerror(errno));
 	return 0;
 }
 
 /*
- * The live generation is a counter: its low bit picks the map entries,
- * the whole value tells the programs that decisions they cached for a
- * socket were made under another policy.
+ * The live generation is a counter: its low bit picks the settings and
+ * the tries (OCB_BANK), the whole value tells the programs that
+ * decisions they cached for a socket were made under another policy.
  */
 static int set_active(const struct policy_maps *m, __u32 gen)
 {
@@ -89,46 +125,9 @@ static int set_active(const struct policy_maps *m, __u32 gen)
 
 int policy_write_maps(const struct ocb_policy *p, const struct policy_maps *m)
 {
-	int err = write_generation(p, m, 0);
+	int err = write_conf(p, m->conf, 0);
 
 	return err ? err : set_active(m, 0);
-}
-
-/* Deletes every entry of generation @gen from an LPM trie. Keys are
- * collected first: deleting while iterating would skip entries. */
-static int delete_generation(int fd, size_t key_size, __u8 gen)
-{
-	size_t n = 0, cap = 1024;
-	unsigned char *keys = malloc(cap * key_size), *prev = NULL;
-	unsigned char cur[64];
-	size_t i;
-	int err = 0;
-
-	if (!keys)
-		return -ENOMEM;
-	while (!bpf_map_get_next_key(fd, prev, cur)) {
-		if (n == cap) {
-			unsigned char *bigger = realloc(keys, 2 * cap * key_size);
-
-			if (!bigger) {
-				err = -ENOMEM;
-				goto out;
-			}
-			keys = bigger;
-			cap *= 2;
-		}
-		memcpy(keys + n * key_size, cur, key_size);
-		prev = keys + n * key_size;
-		n++;
-	}
-	/* gen follows the 4-byte prefixlen in both key layouts. */
-	for (i = 0; i < n; i++)
-		if (keys[i * key_size + 4] == gen && bpf_map_delete_elem(fd, keys + i * key_size) &&
-		    errno != ENOENT && !err)
-			err = ocb_errno();
-out:
-	free(keys);
-	return err;
 }
 
 static int read_active(const struct policy_maps *m, __u32 *gen)
@@ -170,42 +169,44 @@ static int wait_for_programs(void)
 	return err;
 }
 
-int policy_switch(const struct ocb_policy *p, const struct policy_maps *m)
+static int set_tries(const struct policy_maps *m, __u32 bank, int rules, int ports)
 {
-	__u32 counter = 0;
-	__u8 live, next;
+	if (bpf_map_update_elem(m->rules_outer, &bank, &rules, BPF_ANY) ||
+	    bpf_map_update_elem(m->ports_outer, &bank, &ports, BPF_ANY))
+		return ocb_err(ocb_errno(), "cannot give the container the profile's tries: %s",
+			       strerror(errno));
+	return 0;
+}
+
+int policy_switch(const struct ocb_policy *p, const struct policy_maps *m, int rules, int ports)
+{
+	__u32 counter = 0, live, next;
 	int err;
 
 	err = read_active(m, &counter);
 	if (err)
 		return err;
-	live = counter & 1;
-	next = !live;
-	/* Leftovers of an earlier switch that failed half-way. */
-	err = delete_generation(m->rules, sizeof(struct ocb_rule_key), next);
+	live = OCB_BANK(m->slot, counter);
+	next = OCB_BANK(m->slot, counter + 1);
+	err = write_conf(p, m->conf, (counter + 1) & 1);
 	if (!err)
-		err = delete_generation(m->ports, sizeof(struct ocb_port_key), next);
-	if (err)
-		return ocb_err(err, "cannot clear the inactive policy: %s", strerror(-err));
-	err = write_generation(p, m, next);
-	if (err)
-		return err;
-	err = set_active(m, counter + 1);
+		err = set_tries(m, next, rules, ports);
+	if (!err)
+		err = set_active(m, counter + 1);
 	if (err)
 		return err;
 	err = wait_for_programs();
 	if (err) {
-		/* The next switch clears it before it writes. */
-		ocb_log_warn("the new policy is live; the old one stays until the next apply (cannot wait for running programs: %s)",
+		/* The next switch replaces it. */
+		ocb_log_warn("the new policy is live; the old one's tries stay referenced until the next apply (cannot wait for running programs: %s)",
 			     strerror(-err));
 		return 0;
 	}
-	err = delete_generation(m->rules, sizeof(struct ocb_rule_key), live);
-	if (!err)
-		err = delete_generation(m->ports, sizeof(struct ocb_port_key), live);
-	if (err)
-		ocb_log_warn("the new policy is live, but the old one could not be removed: %s",
-			     strerror(-err));
+	/* The old tries go with their last user. */
+	if ((bpf_map_delete_elem(m->rules_outer, &live) && errno != ENOENT) ||
+	    (bpf_map_delete_elem(m->ports_outer, &live) && errno != ENOENT))
+		ocb_log_warn("the new policy is live, but the old one's tries are still referenced: %s",
+			     strerror(errno));
 	return 0;
 }
 

@@ -2,19 +2,21 @@
 #ifndef OCB_POLICY_H
 #define OCB_POLICY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "ocb_maps.h"
+#include "sha256.h"
 
 struct bpf_map;
 
 struct policy_rule_entry {
-	struct ocb_rule_key key; /* gen is set when written */
+	struct ocb_rule_key key; /* gen 0 */
 	struct ocb_rule val;
 };
 
 struct policy_port_entry {
-	struct ocb_port_key key; /* gen is set when written */
+	struct ocb_port_key key; /* gen 0 */
 	struct ocb_class val;
 };
 
@@ -31,19 +33,31 @@ struct ocb_policy {
 	struct policy_port_entry *ports;
 };
 
+/* A container's policy maps, and the outer maps that hold its tries. */
 struct policy_maps {
-	int active, conf, rules, ports;
+	int active, conf;
+	int rules_outer, ports_outer; /* c_rules, c_ports */
+	__u32 slot;
 };
 
-/* Sets the tries' capacity before load; a NULL policy allows everything. */
-int policy_size_maps(const struct ocb_policy *p, struct bpf_map *rules, struct bpf_map *ports);
 /* The tries' capacity for @p (the maps the hook creates). */
 void policy_capacity(const struct ocb_policy *p, __u32 *rules, __u32 *ports);
-/* Fills freshly created maps with generation 0 of @p. */
+/* Names what @p's tries hold: containers whose profiles compile to the
+ * same entries share one pair of tries. */
+void policy_hash(const struct ocb_policy *p, unsigned char out[SHA256_LEN]);
+/* Fills fresh tries with @p and the entry naming them, then freezes them. */
+int policy_fill_tries(const struct ocb_policy *p, const unsigned char hash[SHA256_LEN], int rules,
+		      int ports);
+/* Whether @rules are tries filled for @hash (found again by map id). */
+bool policy_tries_named(int rules, const unsigned char hash[SHA256_LEN]);
+/* A new container's generation 0 settings (its tries are given with
+ * its slot, progs.c). */
 int policy_write_maps(const struct ocb_policy *p, const struct policy_maps *m);
-/* Loads @p as the inactive generation, switches to it with one write,
- * then removes the old generation: no instant without a whole policy. */
-int policy_switch(const struct ocb_policy *p, const struct policy_maps *m);
+/* Gives the container @p's settings and tries @rules, @ports as the
+ * inactive generation, switches to it with one write, waits for running
+ * programs, then lets go of the old tries: no instant without a whole
+ * policy. */
+int policy_switch(const struct ocb_policy *p, const struct policy_maps *m, int rules, int ports);
 void policy_free(struct ocb_policy *p);
 
 #endif

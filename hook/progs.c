@@ -29,6 +29,7 @@
 #include "pin.h"
 #include "policy.h"
 #include "progs.h"
+#include "sha256.h"
 
 const char *const ocb_map_pins[OCB_N_MAPS] = {
 	[OCB_MAP_STATS] = "stats", [OCB_MAP_ACTIVE] = "active", [OCB_MAP_CONF] = "conf",
@@ -193,6 +194,32 @@ static int write_meta(struct ocb *skel, const char *path)
 
 #define SHARED_PATH_MAX (PATH_MAX + 32)
 
+/* Compiled profiles by content (policy_hash()): the ids of their tries.
+ * Not a reference: the tries go with their last container, and a stale
+ * entry is replaced (a map id found again is proved by the tries' name
+ * entry, policy_tries_named()). */
+struct registry_value {
+	__u32 rules_id;
+	__u32 ports_id;
+};
+
+#define REGISTRY_MAX 4096
+
+static int make_registry(const char *path)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+	int fd, err = 0;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "ocb_profiles", SHA256_LEN,
+			    sizeof(struct registry_value), REGISTRY_MAX, &opts);
+	if (fd < 0)
+		return ocb_err(ocb_errno(), "cannot create the profiles map: %s", strerror(errno));
+	if (bpf_obj_pin(fd, path))
+		err = ocb_err(ocb_errno(), "cannot pin %s: %s", path, strerror(errno));
+	close(fd);
+	return err;
+}
+
 static int pin_all(struct ocb *skel, const char *dir)
 {
 	char path[SHARED_PATH_MAX];
@@ -219,7 +246,11 @@ static int pin_all(struct ocb *skel, const char *dir)
 	if (err)
 		return ocb_err(err, "cannot pin map %s: %s", path, strerror(-err));
 	snprintf(path, sizeof(path), "%s/meta", dir);
-	return write_meta(skel, path);
+	err = write_meta(skel, path);
+	if (err)
+		return err;
+	snprintf(path, sizeof(path), "%s/profiles", dir);
+	return make_registry(path);
 }
 
 /* Under the shared lock: if no one did meanwhile, loads and publishes. */
@@ -275,6 +306,8 @@ static int open_maps(struct ocb_shared *s)
 	}
 	err = open_pin(s->dir, "cgslot", &s->cgslot);
 	if (!err)
+		err = open_pin(s->dir, "profiles", &s->profiles);
+	if (!err)
 		err = open_pin(s->dir, "meta", &fd);
 	if (err)
 		return err;
@@ -295,6 +328,7 @@ void progs_init(struct ocb_shared *s)
 	for (i = 0; i < OCB_N_MAPS; i++)
 		s->outer[i] = -1;
 	s->cgslot = -1;
+	s->profiles = -1;
 	s->btf = -1;
 }
 
@@ -304,6 +338,15 @@ int progs_open_maps(const struct pin_tree *t, const char *build, struct ocb_shar
 	if (progs_dir(t, build, s->dir, sizeof(s->dir)))
 		return ocb_err(-ENAMETOOLONG, "the programs' directory is too long");
 	return open_maps(s);
+}
+
+int progs_open_btf(struct ocb_shared *s)
+{
+	s->btf = bpf_btf_get_fd_by_id(s->meta.btf_id);
+	if (s->btf < 0)
+		return ocb_err(ocb_errno(), "cannot open the programs' BTF (id %u): %s",
+			       s->meta.btf_id, strerror(errno));
+	return 0;
 }
 
 int progs_open(const struct pin_tree *t, struct ocb_shared *s)
@@ -330,13 +373,7 @@ int progs_open(const struct pin_tree *t, struct ocb_shared *s)
 	}
 	if (!err)
 		err = open_maps(s);
-	if (!err) {
-		s->btf = bpf_btf_get_fd_by_id(s->meta.btf_id);
-		if (s->btf < 0)
-			err = ocb_err(ocb_errno(), "cannot open the programs' BTF (id %u): %s",
-				      s->meta.btf_id, strerror(errno));
-	}
-	return err;
+	return err ? err : progs_open_btf(s);
 }
 
 void progs_close(struct ocb_shared *s)
@@ -351,6 +388,8 @@ void progs_close(struct ocb_shared *s)
 			close(s->outer[i]);
 	if (s->cgslot >= 0)
 		close(s->cgslot);
+	if (s->profiles >= 0)
+		close(s->profiles);
 	if (s->btf >= 0)
 		close(s->btf);
 	progs_init(s);
@@ -358,38 +397,109 @@ void progs_close(struct ocb_shared *s)
 
 /* ---- a container's maps and slot ---- */
 
-int progs_create_maps(const struct ocb_shared *s, const struct ocb_policy *p, int fds[OCB_N_MAPS])
-{
-	__u32 sizes[2];
-	int i;
-
-	policy_capacity(p, &sizes[0], &sizes[1]);
-	for (i = 0; i < OCB_N_MAPS; i++)
-		fds[i] = -1;
-	for (i = 0; i < OCB_N_MAPS; i++) {
-		LIBBPF_OPTS(bpf_map_create_opts, opts, .btf_fd = s->btf,
-			    .btf_key_type_id = s->meta.key_type[i],
-			    .btf_value_type_id = s->meta.value_type[i],
-			    .map_flags = map_defs[i].flags);
-		__u32 max = map_defs[i].max_entries;
-
-		if (i == OCB_MAP_RULES || i == OCB_MAP_PORTS)
-			max = sizes[i == OCB_MAP_PORTS];
-		fds[i] = bpf_map_create(map_defs[i].type, ocb_map_pins[i], map_defs[i].key_size,
-					map_defs[i].value_size, max, &opts);
-		if (fds[i] < 0)
-			return ocb_err(ocb_errno(), "cannot create map %s: %s", ocb_map_pins[i],
-				       strerror(errno));
-	}
-	return 0;
-}
-
 static __u32 map_id(int fd)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
 
 	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+static int create_map(const struct ocb_shared *s, enum ocb_map i, __u32 max, int *fd)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .btf_fd = s->btf,
+		    .btf_key_type_id = s->meta.key_type[i],
+		    .btf_value_type_id = s->meta.value_type[i], .map_flags = map_defs[i].flags);
+
+	*fd = bpf_map_create(map_defs[i].type, ocb_map_pins[i], map_defs[i].key_size,
+			     map_defs[i].value_size, max ? max : map_defs[i].max_entries, &opts);
+	if (*fd < 0)
+		return ocb_err(ocb_errno(), "cannot create map %s: %s", ocb_map_pins[i],
+			       strerror(errno));
+	return 0;
+}
+
+/* The tries of the registry entry for @hash, if they are still there. */
+static bool found_tries(const struct ocb_shared *s, const unsigned char hash[SHA256_LEN],
+			int *rules, int *ports)
+{
+	struct registry_value v;
+
+	if (s->profiles < 0 || bpf_map_lookup_elem(s->profiles, hash, &v))
+		return false;
+	*rules = bpf_map_get_fd_by_id(v.rules_id);
+	*ports = bpf_map_get_fd_by_id(v.ports_id);
+	if (*rules >= 0 && *ports >= 0 && policy_tries_named(*rules, hash))
+		return true;
+	if (*rules >= 0)
+		close(*rules);
+	if (*ports >= 0)
+		close(*ports);
+	*rules = *ports = -1;
+	return false;
+}
+
+int progs_profile_tries(const struct ocb_shared *s, const struct ocb_policy *p, int *rules,
+			int *ports)
+{
+	unsigned char hash[SHA256_LEN];
+	struct registry_value v;
+	__u32 cap[2];
+	int err;
+
+	*rules = *ports = -1;
+	policy_hash(p, hash);
+	if (found_tries(s, hash, rules, ports))
+		return 0;
+	policy_capacity(p, &cap[0], &cap[1]);
+	err = create_map(s, OCB_MAP_RULES, cap[0], rules);
+	if (!err)
+		err = create_map(s, OCB_MAP_PORTS, cap[1], ports);
+	if (!err)
+		err = policy_fill_tries(p, hash, *rules, *ports);
+	if (err)
+		return err;
+	v.rules_id = map_id(*rules);
+	v.ports_id = map_id(*ports);
+	/* Full, or raced by another container of the profile: this one
+	 * keeps its own copy. */
+	if (s->profiles >= 0 && v.rules_id && v.ports_id)
+		bpf_map_update_elem(s->profiles, hash, &v, BPF_ANY);
+	return 0;
+}
+
+int progs_create_maps(const struct ocb_shared *s, const struct ocb_policy *p, int fds[OCB_N_MAPS])
+{
+	int i, err;
+
+	for (i = 0; i < OCB_N_MAPS; i++)
+		fds[i] = -1;
+	err = progs_profile_tries(s, p, &fds[OCB_MAP_RULES], &fds[OCB_MAP_PORTS]);
+	for (i = 0; !err && i < OCB_N_MAPS; i++) {
+		if (i != OCB_MAP_RULES && i != OCB_MAP_PORTS)
+			err = create_map(s, i, 0, &fds[i]);
+	}
+	return err;
+}
+
+/* A slot's key in an outer map: the tries have one per generation. */
+static __u32 outer_key(enum ocb_map m, __u32 slot, __u32 gen)
+{
+	return m == OCB_MAP_RULES || m == OCB_MAP_PORTS ? OCB_BANK(slot, gen) : slot;
+}
+
+/* Deletes @slot's entries of outer map @m (both generations' tries);
+ * -1 with errno on a failure other than "not there". */
+static int empty_slot(const struct ocb_shared *s, enum ocb_map m, __u32 slot)
+{
+	__u32 gen, k;
+
+	for (gen = 0; gen < 2; gen++) {
+		k = outer_key(m, slot, gen);
+		if (bpf_map_delete_elem(s->outer[m], &k) && errno != ENOENT)
+			return -1;
+	}
+	return 0;
 }
 
 /* Claims a free slot for @info_fd (c_info[slot] = it): under a lock,
@@ -440,9 +550,11 @@ int progs_slot_claim(const struct ocb_shared *s, __u64 cgid, const int fds[OCB_N
 	if (!err && record_slot(fds[OCB_MAP_INFO], *slot))
 		err = ocb_err(ocb_errno(), "cannot record slot %u: %s", *slot, strerror(errno));
 	for (i = 0; !err && i < OCB_N_MAPS; i++) {
+		__u32 k = outer_key(i, *slot, 0);
+
 		if (i == OCB_MAP_INFO)
 			continue;
-		if (bpf_map_update_elem(s->outer[i], slot, &fds[i], BPF_ANY))
+		if (bpf_map_update_elem(s->outer[i], &k, &fds[i], BPF_ANY))
 			err = ocb_err(ocb_errno(), "cannot give slot %u its %s map: %s", *slot,
 				      ocb_map_pins[i], strerror(errno));
 	}
@@ -479,9 +591,7 @@ int progs_slot_release(const struct ocb_shared *s, __u32 slot, int info_fd)
 	if (bpf_map_lookup_elem(s->outer[OCB_MAP_INFO], &slot, &id) || !mine || id != mine)
 		return 0;
 	for (i = 0; i < OCB_N_MAPS; i++) {
-		if (i == OCB_MAP_INFO)
-			continue;
-		if (bpf_map_delete_elem(s->outer[i], &slot) && errno != ENOENT)
+		if (i != OCB_MAP_INFO && empty_slot(s, i, slot))
 			return ocb_err(ocb_errno(), "cannot empty slot %u's %s: %s", slot,
 				       ocb_map_pins[i], strerror(errno));
 	}
@@ -558,10 +668,37 @@ int progs_sweep_slots(const struct ocb_shared *s, const __u32 *live, size_t n_li
 			continue;
 		for (i = 0; i < OCB_N_MAPS; i++)
 			if (i != OCB_MAP_INFO)
-				bpf_map_delete_elem(s->outer[i], &slot);
+				empty_slot(s, i, slot);
 		if (bpf_map_delete_elem(s->outer[OCB_MAP_INFO], &slot) && errno != ENOENT)
 			return ocb_err(ocb_errno(), "cannot free slot %u: %s", slot,
 				       strerror(errno));
+	}
+	return 0;
+}
+
+int progs_sweep_registry(const struct ocb_shared *s, unsigned int *pruned)
+{
+	unsigned char key[SHA256_LEN], next[SHA256_LEN];
+	struct registry_value v;
+	bool first = true;
+	int fd;
+
+	*pruned = 0;
+	while (s->profiles >= 0 && !bpf_map_get_next_key(s->profiles, first ? NULL : key, next)) {
+		first = false;
+		memcpy(key, next, sizeof(key));
+		if (bpf_map_lookup_elem(s->profiles, key, &v))
+			continue;
+		fd = bpf_map_get_fd_by_id(v.rules_id);
+		if (fd >= 0) {
+			close(fd);
+			continue;
+		}
+		/* Deleting the current key ends a walk: start over. */
+		if (!bpf_map_delete_elem(s->profiles, key)) {
+			(*pruned)++;
+			first = true;
+		}
 	}
 	return 0;
 }

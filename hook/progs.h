@@ -32,6 +32,7 @@ struct ocb_shared {
 	int prog[OCB_N_LINKS]; /* -1: this kernel did not load it */
 	int outer[OCB_N_MAPS];
 	int cgslot;
+	int profiles; /* compiled profiles by content: their tries' ids */
 	int btf;
 	struct ocb_meta meta;
 };
@@ -50,10 +51,17 @@ int progs_dir(const struct pin_tree *t, const char *build, char *dir, size_t siz
 int progs_open(const struct pin_tree *t, struct ocb_shared *s);
 /* Opens the maps (not the programs) of the version @build, for detach. */
 int progs_open_maps(const struct pin_tree *t, const char *build, struct ocb_shared *s);
+/* And its BTF, to create maps (apply). */
+int progs_open_btf(struct ocb_shared *s);
 void progs_close(struct ocb_shared *s);
 
-/* Creates a container's maps (BTF from the shared object), the tries
- * sized for @p; fds[] by enum ocb_map. */
+/* The tries of @p: those of another container with the same compiled
+ * profile if there is one, else new ones, filled and frozen. */
+int progs_profile_tries(const struct ocb_shared *s, const struct ocb_policy *p, int *rules,
+			int *ports);
+/* Creates a container's maps (BTF from the shared object) and finds or
+ * makes its profile's tries (progs_profile_tries()); fds[] by enum
+ * ocb_map. */
 int progs_create_maps(const struct ocb_shared *s, const struct ocb_policy *p, int fds[OCB_N_MAPS]);
 
 /*
@@ -70,6 +78,9 @@ void progs_slot_unpoint(const struct ocb_shared *s, __u64 cgid);
 /* Empties @slot if its info entry is still the map @info_fd. */
 int progs_slot_release(const struct ocb_shared *s, __u32 slot, int info_fd);
 
+/* Forgets the compiled profiles whose tries are gone (their last
+ * container stopped). */
+int progs_sweep_registry(const struct ocb_shared *s, unsigned int *pruned);
 /* The map id of @fd, 0 if it cannot be read. */
 __u32 progs_map_id(int fd);
 /* Whether any link (any cgroup's) runs one of the programs in @dir. */

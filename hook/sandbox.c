@@ -104,9 +104,12 @@ static const struct profile profiles[OCB_SANDBOX_COUNT] = {
 					 CMD(BPF_MAP_DELETE_ELEM) },
 	/* MAP_CREATE: a map-in-map whose update waits for running programs
 	 * before the old policy is deleted (policy.c). */
-	[OCB_SANDBOX_APPLY] = { "apply", SB_LOCKS,
+	/* A new profile's tries may have to be made (CREATE, FREEZE) and
+	 * are pinned in place of the old ones (OBJ_PIN, rename). */
+	[OCB_SANDBOX_APPLY] = { "apply", SB_LOCKS | SB_PINS,
 				BPF_READ | CMD(BPF_MAP_CREATE) | CMD(BPF_MAP_UPDATE_ELEM) |
-					CMD(BPF_MAP_DELETE_ELEM) },
+					CMD(BPF_MAP_DELETE_ELEM) | CMD(BPF_MAP_FREEZE) |
+					CMD(BPF_OBJ_PIN) },
 	[OCB_SANDBOX_TRACE] = { "trace", SB_LOCKS | SB_EPOLL, BPF_READ | CMD(BPF_MAP_UPDATE_ELEM) },
 	[OCB_SANDBOX_STATS] = { "stats", 0, BPF_READ },
 	[OCB_SANDBOX_LIST] = { "list", 0, BPF_READ },

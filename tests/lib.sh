@@ -681,7 +681,8 @@ snapshot_progs() {
 }
 
 # The maps and links seen pinned for each id ("map:ID link:ID ..."), to
-# check they go away (the programs are shared: they stay).
+# check they go away (the programs are shared: they stay; so are the
+# profile's tries while another container uses them).
 declare -A T_SEEN_OBJS=()
 # cgroup ids of cgroups this test attached to.
 T_OUR_CGIDS=" "
@@ -862,10 +863,13 @@ _left_in_work() {
 	done
 }
 
-# _pinned_objs ID: "map:N" and "link:N" for each of ID's pins.
+# _pinned_objs ID: "map:N" and "link:N" for each of ID's own pins (not
+# its profile's tries, `rules` and `ports`: shared with the containers of
+# the same profile, they go with the last; "no ocb map beyond" sees them).
 _pinned_objs() {
 	local n kind id out=""
 	for n in "${LINK_NAMES[@]}" "${MAP_NAMES[@]}"; do
+		[ "$n" = rules ] || [ "$n" = ports ] && continue
 		kind=map
 		[[ " ${LINK_NAMES[*]} " == *" $n "* ]] && kind=link
 		id=$(bpftool -j "$kind" show pinned "$(pin_dir "$1")/$n" 2>/dev/null | jq -r '.id // empty')

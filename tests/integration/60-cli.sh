@@ -133,18 +133,26 @@ cli show "$IDB"
 expect_match "show B: text shows the class rule with its ports" \
 	'192\.168\.0\.0/16 +class [0-9]+ \(tcp 1024-2047\) +deny' "$OUT"
 
-# Port classes as ranges: longest prefix wins in the ports trie. A class
-# written by hand (gen, dir egress, tcp) over 1024-2047 (/6) and 1280 (/16),
-# and a rule using it (the class in the key is in host order):
-gen=$(jq -r .generation <<<"$P")
-g=$(printf '%02x' "$gen")
-bpftool map update pinned "$(pin_dir "$IDA")/ports" key hex 26 00 00 00 "$g" 01 06 00 04 00 00 00 \
-	value hex 05 00 00 00 &&
-	bpftool map update pinned "$(pin_dir "$IDA")/ports" key hex 30 00 00 00 "$g" 01 06 00 05 00 00 00 \
+# Port classes as ranges: longest prefix wins in the ports trie. A
+# profile's tries are shared and frozen: a write to A's is refused. So
+# the class is written by hand into tries of our own, pinned in place of
+# A's (show reads the pins): dir egress, tcp, over 1024-2047 (/6) and
+# 1280 (/16), and a rule using it (the class in the key is in host order).
+out=$(bpftool map update pinned "$(pin_dir "$IDA")/ports" key hex 26 00 00 00 00 01 06 00 04 00 00 00 \
+	value hex 05 00 00 00 2>&1)
+expect_match "A's tries are frozen: a write is refused" "Operation not permitted|Device or resource busy" "$out"
+bpftool map create "$(pin_dir "$IDA")/ports-hand" type lpm_trie key 12 value 4 entries 16 name ports flags 1 &&
+	bpftool map create "$(pin_dir "$IDA")/rules-hand" type lpm_trie key 28 value 8 entries 16 name rules flags 1 &&
+	bpftool map update pinned "$(pin_dir "$IDA")/ports-hand" key hex 26 00 00 00 00 01 06 00 04 00 00 00 \
+		value hex 05 00 00 00 &&
+	bpftool map update pinned "$(pin_dir "$IDA")/ports-hand" key hex 30 00 00 00 00 01 06 00 05 00 00 00 \
 		value hex 07 00 00 00 &&
-	bpftool map update pinned "$(pin_dir "$IDA")/rules" \
-		key hex 98 00 00 00 "$g" 01 05 00 01 00 00 00 00 00 00 00 00 00 00 ff ff c0 a8 00 00 00 00 00 \
-		value hex 04 00 00 00 70 01 00 00 || not_ok "write a hand-made class into A's tries"
+	bpftool map update pinned "$(pin_dir "$IDA")/rules-hand" \
+		key hex 98 00 00 00 00 01 05 00 01 00 00 00 00 00 00 00 00 00 00 ff ff c0 a8 00 00 00 00 00 \
+		value hex 04 00 00 00 70 01 00 00 &&
+	mv "$(pin_dir "$IDA")/ports-hand" "$(pin_dir "$IDA")/ports" &&
+	mv "$(pin_dir "$IDA")/rules-hand" "$(pin_dir "$IDA")/rules" ||
+	not_ok "pin hand-made tries in place of A's"
 cli show --json "$IDA"
 expect_eq "show A: port ranges reconstructed from trie prefixes" \
 	"5 tcp 1024-1279,7 tcp 1280-1280,5 tcp 1281-2047" \

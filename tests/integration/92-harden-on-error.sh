@@ -67,7 +67,7 @@ for bad in loose not-allowed 'Bad/Name'; do
 	expect_eq "  the default profile is in force" good \
 		"$(bpftool -j map dump pinned "$(pin_dir "$ID")/info" | jq -r '.[0].formatted.value.profile')"
 	expect_eq "  its rule is in the map" 1 \
-		"$(bpftool -j map dump pinned "$(pin_dir "$ID")/rules" | jq length)"
+		"$(bpftool -j map dump pinned "$(pin_dir "$ID")/rules" | jq '[.[] | select(.formatted.key.gen == 0)] | length')"
 	run_hook poststop "$ID" 0 stopped
 	assert_nothing_left "fallback '$bad'" "$ID" "$CG"
 done

@@ -555,9 +555,28 @@ static int setup_slot0(void)
 	}
 	maps.active = cmaps[OCB_MAP_ACTIVE];
 	maps.conf = cmaps[OCB_MAP_CONF];
-	maps.rules = cmaps[OCB_MAP_RULES];
-	maps.ports = cmaps[OCB_MAP_PORTS];
+	maps.rules_outer = bpf_map__fd(skel->maps.c_rules);
+	maps.ports_outer = bpf_map__fd(skel->maps.c_ports);
+	maps.slot = 0;
 	return policy_write_maps(NULL, &maps);
+}
+
+/* What `apply` does: @pol's tries (made: no registry here) in the
+ * inactive generation of slot 0, then the switch. */
+static int switch_to(const struct ocb_policy *pol)
+{
+	struct ocb_shared none;
+	int rules, ports, err;
+
+	progs_init(&none);
+	err = progs_profile_tries(&none, pol, &rules, &ports);
+	if (!err)
+		err = policy_switch(pol, &maps, rules, ports);
+	if (rules >= 0)
+		close(rules);
+	if (ports >= 0)
+		close(ports);
+	return err;
 }
 
 /*
@@ -647,7 +666,7 @@ static bool load_profile(const struct o_profile *op)
 			 "%s: %s", op->json, err ? ocb_err_msg() : "compiled");
 	if (err)
 		return false;
-	err = policy_switch(pol, &maps);
+	err = switch_to(pol);
 	policy_free(pol);
 	if (err)
 		fail_msg("policy_switch: %s", ocb_err_msg());
@@ -1337,7 +1356,7 @@ static void test_slot_without_maps(void **state)
 	struct probe p;
 
 	(void)state;
-	assert_int_equal(policy_switch(NULL, &maps), 0);
+	assert_int_equal(switch_to(NULL), 0);
 	for (i = 0; i < 200; i++) {
 		make_probe(&p);
 		allowed += test_run(&p) == 1;
