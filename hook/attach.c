@@ -223,6 +223,18 @@ int ocb_release_slot(const struct pin_tree *t, const char *dir)
 	err = inspect_open_pin(dir, ocb_map_pins[OCB_MAP_INFO], &fd);
 	if (!err)
 		err = progs_open_maps(t, info.build, &shared);
+	/* Its build's directory is gone (removed by hand): no container can
+	 * take a slot in those maps any more, and they go with the last of
+	 * its links. */
+	if (err == -ENOENT) {
+		ocb_err_clear();
+		ocb_log_info("the programs of build %s are no longer pinned; nothing to free",
+			     info.build);
+		progs_close(&shared);
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
 	/* Its cgroup first points nowhere: were the slot taken by another
 	 * container before the links go, this one would run its policy. */
 	if (!err)
