@@ -211,9 +211,10 @@ if [ -n "${W3:-}" ]; then
 	expect_match "raw: deny: socket(AF_INET, SOCK_RAW) fails with EPERM despite CAP_NET_RAW" '^error EPERM' "$(in_ctr "$W3" raw)"
 	expect_eq "raw: deny: sockets_denied moved by exactly 1" 1 "$(($(stat_sum "$W3" sockets_denied) - before))"
 	expect_match "raw: deny: an ordinary TCP socket still works" '^ok' "$(in_ctr "$W3" tcp 127.0.0.1 7001)"
+	link=$(bpftool -j link show pinned "$(pin_dir "$W3")/sock_raw")
 	expect_eq "raw: deny: the sock_raw link is a cgroup_inet_sock_create link of ocb_sock_raw" \
-		"cgroup_inet_sock_create $(bpftool -j prog show | jq -r '.[] | select(.name == "ocb_sock_raw") | .id' | sort -n | tail -1)" \
-		"$(bpftool -j link show pinned "$(pin_dir "$W3")/sock_raw" | jq -r '"\(.attach_type) \(.prog_id)"')"
+		"cgroup_inet_sock_create ocb_sock_raw" \
+		"$(jq -r .attach_type <<<"$link") $(bpftool -j prog show id "$(jq -r .prog_id <<<"$link")" | jq -r .name)"
 	expect_eq "raw: deny: no lsm_cgroup program is loaded for it" no \
 		"$([ -e "$(pin_dir "$W3")/sockets" ] && echo yes || echo no)"
 	expect_eq "warn: the raw-deny container is flagged (packet sockets stay open)" true "$(list_field "$W3" bypassable)"
