@@ -986,6 +986,15 @@ expect_still() { # LABEL BEFORE AFTER FIELD...: each FIELD unchanged
 	done
 }
 
+# our_guards: the ocb-guard processes of this test's hooks (forks of a
+# hook given our --bpffs; other hooks on this machine fork guards too).
+our_guards() {
+	local p
+	for p in $(pgrep -x ocb-guard); do
+		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF -- "--bpffs $BPFFS " && echo "$p"
+	done | sort
+}
+
 # ---------------------------------------------------------------- runc
 
 RUNC_ROOT=/run/$T-runc

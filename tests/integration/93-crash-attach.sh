@@ -294,11 +294,11 @@ expect_eq "guard killed: poststop leaves none" 0 "$(progs_on_cg)"
 # A normal attach and detach leave no guard behind: the hook reaps it.
 # (Guards of the hooks killed above were orphaned; a zombie may remain
 # where init is slow to reap, so only new ones count.)
-guards_before=$(pgrep -x ocb-guard | sort)
+guards_before=$(our_guards)
 hook_ok "a plain attach and detach" prestart "$T_TMP/attach.json"
 hook_ok "a plain attach and detach" poststop "$T_TMP/detach.json"
 expect_eq "no ocb-guard process outlives its hook" "" \
-	"$(comm -13 <(echo "$guards_before") <(pgrep -x ocb-guard | sort))"
+	"$(comm -13 <(echo "$guards_before") <(our_guards))"
 
 # Hook and guard killed together (the guard first, at setsid; the hook
 # at its last link's creation, after it pinned the others in staging):

@@ -108,14 +108,6 @@ counts() { # programs named ocb_*, maps, links: "P M L"
 }
 TREE_BEFORE=$(tree)
 COUNTS_BEFORE=$(counts)
-# Guards of this test's hooks: forks of a hook run with our --bpffs
-# (others' hooks on this machine fork guards too).
-our_guards() {
-	local p
-	for p in $(pgrep -x ocb-guard); do
-		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF -- "--bpffs $BPFFS " && echo "$p"
-	done | sort
-}
 GUARDS_BEFORE=$(our_guards)
 snapshot_progs
 
