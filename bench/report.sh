@@ -89,9 +89,11 @@ section_title() {
 	hook) echo "1b. The hook alone, against a floor hook that only reads its stdin" ;;
 	datapath) echo "2. Datapath: client in the test cgroup, server outside it, loopback of a private netns" ;;
 	connect) echo "3. connect()+close() rate to a local listener" ;;
-	memory) echo "4. Kernel memory per attached container (bytes_memlock, bpftool)" ;;
+	memory) echo "4. Kernel memory (bytes_memlock, bpftool): each container's own maps, and what all containers share, once" ;;
 	scale) echo "5. Scale: the hook with N containers already attached" ;;
-	progs) echo "6. Per-program cost: BPF_PROG_TEST_RUN, ns per run" ;;
+	rules) echo "5b. Kernel memory (bytes_memlock) of N containers on the 10k-rule profile against one" ;;
+	insitu) echo "6. Per-program cost in situ: the kernel's run-time stats during one load each" ;;
+	progs) echo "7. Per-program cost: BPF_PROG_TEST_RUN, ns per run" ;;
 	*) echo "$1" ;;
 	esac
 }
@@ -101,24 +103,65 @@ jq -r '
 	def kib: . / 1024 * 10 | round / 10 | tostring + " KiB";
 	def mib: . / 1048576 * 10 | round / 10 | tostring + " MiB";
 	.facts as $f
-	| (if $f["memory_ours-0"] then
-		"memory, default profile: \($f["memory_ours-0"].progs) programs \($f["memory_ours-0"].prog_bytes | kib) + \($f["memory_ours-0"].maps) maps \($f["memory_ours-0"].map_bytes | kib) = \($f["memory_ours-0"].total_bytes | kib); by object: "
-		+ ([$f["memory_ours-0"].detail[] | "\(.name) \(.bytes)"] | join(", ")) else empty end),
-	  (if $f["memory_ours-10k"] then
-		"memory, 10k-rule profile: programs \($f["memory_ours-10k"].prog_bytes | kib) + maps \($f["memory_ours-10k"].map_bytes | kib) = \($f["memory_ours-10k"].total_bytes | kib); by object: "
-		+ ([$f["memory_ours-10k"].detail[] | select(.bytes > 1024) | "\(.name) \(.bytes)"] | join(", ")) else empty end),
+	| def cmem($m; $what):
+		if $m.prog_bytes != null then
+			"memory, \($what): \($m.progs) programs \($m.prog_bytes | kib) + \($m.maps) maps \($m.map_bytes | kib) = \($m.total_bytes | kib); by object: "
+			+ ([$m.detail[] | select(.bytes > 0) | "\(.name) \(.bytes)"] | join(", "))
+		else
+			"memory, \($what): \($m.links) links (no bytes_memlock) + \($m.maps) maps \($m.map_bytes | kib)"
+			+ (if $m.own_bytes != null then
+				" (its own \($m.own_bytes | kib), the tries of its profile \($m.tries_bytes | kib), pinned by \($m.tries_sharers) container\(if $m.tries_sharers == 1 then "" else "s" end))"
+			   else "" end)
+			+ "; by map: " + ([$m.detail[] | "\(.name) \(.bytes)"] | join(", "))
+			+ "; its links run \($m.progs_behind_links) programs, "
+			+ (if $m.shared_progs then "all of them the shared ones" else "\($m.own_progs) of them NOT the shared ones" end)
+		end;
+	  def cleanup($c; $what):
+		if $c.progs_left != null then
+			"\($what): after detaching all: \($c.pins_left) pins, \($c.progs_left) of the \($c.progs_checked) programs and \($c.links_left) links left -> "
+			+ (if $c.clean then "clean" else "NOT CLEAN" end)
+		else
+			"\($what): after detaching all: \($c.pins_left) pins, \($c.maps_left) of their \($c.maps_checked) maps, \($c.links_left) of their \($c.links_checked) links and \($c.cgroup_links_left) cgroup links left, slots taken \($c.slots_before) before -> \($c.slots_after) after -> "
+			+ (if $c.clean then "clean" else "NOT CLEAN" end)
+			+ "; the shared programs: \($c.shared_progs) before, \($c.shared_progs_after) after, same set \($c.shared_progs_same), \($c.shared_progs_loaded) still loaded, \($c.shared_builds) build director\(if $c.shared_builds == 1 then "y" else "ies" end) -> "
+			+ (if $c.shared_intact then "one set, as designed" else "NOT ONE SET" end)
+		end;
+	  (if $f["memory_ours-0"] then cmem($f["memory_ours-0"]; "default profile") else empty end),
+	  (if $f["memory_ours-10k"] then cmem($f["memory_ours-10k"]; "10k-rule profile") else empty end),
 	  (if $f.memory_shared then
-		"shared by all containers, counted once: " + ([$f.memory_shared.maps[] | "\(.name) (\(.type), \(.bytes | mib))"] | join(", "))
-		+ " = \($f.memory_shared.total_bytes | mib)" else empty end),
+		if $f.memory_shared.progs != null then
+			"shared by all containers, counted once (build \($f.memory_shared.builds | join(", "))): \($f.memory_shared.progs | length) programs \($f.memory_shared.prog_bytes | kib) ("
+			+ ([$f.memory_shared.progs[] | "\(.name | ltrimstr("ocb_")) \(.bytes)"] | join(", "))
+			+ "); maps \(($f.memory_shared.map_bytes - $f.memory_shared.ringbuf_bytes) | kib) without the ring buffer ("
+			+ ([$f.memory_shared.maps[] | select(.type != "ringbuf") | "\(.name) \(.bytes)"] | join(", "))
+			+ "); trace ring buffer \($f.memory_shared.ringbuf_bytes | mib); total \($f.memory_shared.total_bytes | mib), \($f.memory_shared.total_bytes_without_ringbuf | kib) without the ring buffer"
+		else
+			"shared by all containers, counted once: " + ([$f.memory_shared.maps[] | "\(.name) (\(.type), \(.bytes | mib))"] | join(", "))
+			+ " = \($f.memory_shared.total_bytes | mib)"
+		end else empty end),
 	  (if $f.scale_memory then
-		"scale: \($f.scale_memory.containers) containers attached hold \($f.scale_memory.links) links, \($f.scale_memory.progs) programs, \($f.scale_memory.maps) maps: \($f.scale_memory.total_bytes | mib) of bytes_memlock (\($f.scale_memory.per_container_bytes | kib) each); /proc/meminfo Slab+VmallocUsed+Percpu grew by \($f.scale_memory.meminfo_delta_kb * 1024 | mib) for the last \($f.scale_memory.meminfo_delta_containers // "?") of them, \(($f.scale_memory.meminfo_per_container_kb // 0) * 1024 | kib) each (noisy: a shared machine)"
+		if $f.scale_memory.prog_bytes != null then
+			"scale: \($f.scale_memory.containers) containers attached hold \($f.scale_memory.links) links, \($f.scale_memory.progs) programs, \($f.scale_memory.maps) maps: \($f.scale_memory.total_bytes | mib) of bytes_memlock (\($f.scale_memory.per_container_bytes | kib) each)"
+		else
+			"scale: \($f.scale_memory.containers) containers attached hold \($f.scale_memory.links) links and \($f.scale_memory.maps) maps: \($f.scale_memory.total_bytes | mib) of bytes_memlock (\($f.scale_memory.per_container_bytes | kib) each); their links run \($f.scale_memory.progs_behind_links) programs, containers with programs of their own: \($f.scale_memory.containers_with_own_progs)"
+		end
+		+ "; /proc/meminfo Slab+VmallocUsed+Percpu grew by \($f.scale_memory.meminfo_delta_kb * 1024 | mib) for the last \($f.scale_memory.meminfo_delta_containers // "?") of them, \(($f.scale_memory.meminfo_per_container_kb // 0) * 1024 | kib) each (noisy: a shared machine)"
+	   else empty end),
+	  (if $f.scale_objects then
+		"scale: for the last \($f.scale_objects.containers) containers the kernel gained \($f.scale_objects.progs_delta) programs, \($f.scale_objects.maps_delta) maps (\($f.scale_objects.maps_per_container * 100 | round / 100) each) and \($f.scale_objects.links_delta) links (\($f.scale_objects.links_per_container * 100 | round / 100) each), counting every user of the machine; slots taken at the top: \($f.scale_objects.slots_taken) for \($f.scale_objects.slots_expected) containers"
 	   else empty end),
 	  (if $f.scale_kmem_growth then
 		"scale: biggest kernel memory growths per container (slabinfo, vmallocinfo; vmalloc sizes include guard pages; other users of the machine add noise): "
 		+ ([$f.scale_kmem_growth[] | "\(.what) \(.bytes_per_container | kib)"] | join(", ")) else empty end),
-	  (if $f.scale_cleanup then
-		"scale: after detaching all: \($f.scale_cleanup.pins_left) pins, \($f.scale_cleanup.progs_left) of the \($f.scale_cleanup.progs_checked) programs and \($f.scale_cleanup.links_left) links left -> "
-		+ (if $f.scale_cleanup.clean then "clean" else "NOT CLEAN" end) else empty end),
+	  (if $f.scale_cleanup then cleanup($f.scale_cleanup; "scale") else empty end),
+	  (if $f.rules_memory then
+		($f.rules_memory) as $r
+		| "rules: one container on the 10k-rule profile holds \($r.one.total_bytes | kib) of maps (rules \($r.one.rules_bytes | kib)) beside \($r.one.shared.total_bytes_without_ringbuf | kib) shared (no ring buffer): \($r.bytes_one | kib); \($r.containers) containers hold \($r.all.total_bytes | mib) of maps ("
+		  + (if $r.all.tries != null then "\($r.all.tries) distinct tries, \($r.all.tries_bytes | kib) in all, and their own maps, \($r.all.per_container_own_bytes | kib) each"
+		     else "rules \($r.all.per_container_rules_bytes | kib) each" end)
+		  + ") beside the same shared objects: \($r.bytes_all | mib), x\($r.ratio * 100 | round / 100) of one (x\($r.ratio_with_ringbuf * 100 | round / 100) counting the 16 MiB ring buffer on both sides); /proc/meminfo grew by \($r.meminfo_one_kb * 1024 | kib) for the first, \($r.meminfo_per_container_kb * 1024 | kib) for each further one"
+	   else empty end),
+	  (if $f.rules_cleanup then cleanup($f.rules_cleanup; "rules") else empty end),
 	  (if $f.nft_cgroup_match then
 		"nftables: socket cgroupv2 level \($f.nft_cgroup_match.level) \"\($f.nft_cgroup_match.path)\" (cgroup2 mounted at \($f.nft_cgroup_match.cgroup2_mount)); "
 		+ ([$f.nft_paths[]? | "path \"\(.path)\": " + (if .accepted then "accepted" else "refused (\(.error))" end)] | join("; "))
@@ -138,7 +181,13 @@ jq -r '
 	  (if $f.progs_sock_addr_test_run then
 		"test run of sock_addr programs: " + ([$f.progs_sock_addr_test_run[] | "\(.prog) " + (if .ok then "\(.ns) ns" else .error end)] | join("; ")) else empty end),
 	  (if $f.progs_egress_size then
-		"egress program size: " + ([$f.progs_egress_size | to_entries[] | "\(.key) \(.value.bytes_xlated) B xlated, \(.value.bytes_jited) B jited"] | join("; ")) else empty end)
+		"egress program size: " + ([$f.progs_egress_size | to_entries[] | "\(.key) \(.value.bytes_xlated) B xlated, \(.value.bytes_jited) B jited"] | join("; ")) else empty end),
+	  (if $f.progs_test_run_retval then
+		"test runs returned: " + ([$f.progs_test_run_retval | to_entries[] | "\(.key) \(.value)"] | join(", "))
+		+ " (the test run gives the programs a zeroed cgroup storage, slot 0, which no container has: 0 is their fail-closed deny)" else empty end),
+	  (if $f.progs_shared then
+		"shared programs (build \($f.progs_shared.builds | join(", "))): " + ([$f.progs_shared.progs[] | "\(.name | ltrimstr("ocb_")) \(.xlated) B xlated, \(.jited) B jited" + (if .verified_insns then ", \(.verified_insns) insns verified" else "" end)] | join("; "))
+		+ "; the egress links of the allow-all and 10k-rule containers run one program: \($f.progs_shared.same_egress_program)" else empty end)
 ' "$R" >"$TMP/notes.txt"
 
 jq -r '.targets[] | [(if .met == true then "MET" elif .met == false then "MISSED" else "n/a" end),

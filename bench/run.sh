@@ -2,7 +2,7 @@
 # bench/run.sh: the benchmarks behind `make bench` (see BENCHMARKS.md).
 #
 #   BENCH=quick (default) | full
-#   BENCH_ONLY="start hook scale datapath connect memory progs"  a subset
+#   BENCH_ONLY="start hook scale rules datapath connect memory progs"  a subset
 #   BENCH_UPDATE_DOC=1   also replace the results block of BENCHMARKS.md
 #   BENCH_RESULTS=DIR    write the results there instead of bench/results
 #
@@ -13,8 +13,10 @@
 #
 # Safety (the machine is shared): programs are attached only to cgroups
 # made here, traffic and nft rules exist only in a network namespace made
-# here (loopback), pins live on a private bpffs mount, and everything is
-# undone by the EXIT/INT/TERM trap of tests/lib.sh, even on failure.
+# here (loopback), pins live on a private bpffs mount (and, for the
+# hook's "cold" variant, on a second one mounted for each of its rounds),
+# and everything is undone by the EXIT/INT/TERM trap of tests/lib.sh,
+# even on failure.
 
 BENCH_MODE=${BENCH:-quick}
 case $BENCH_MODE in
@@ -24,7 +26,7 @@ quick | full) ;;
 	exit 2
 	;;
 esac
-BENCH_ONLY=${BENCH_ONLY:-start hook scale datapath connect memory progs}
+BENCH_ONLY=${BENCH_ONLY:-start hook scale rules datapath connect memory progs}
 
 # Pins go to a bpffs mounted here for this run only.
 export OCB_BPFFS=/run/ocbb-$$-bpffs
@@ -47,6 +49,9 @@ else
 fi
 # For trying things out; the modes above are what the reports use.
 SCALE_LEVELS=${BENCH_SCALE_LEVELS:-$SCALE_LEVELS}
+# Containers on the largest rule profile in section rules: as many as
+# the top scale level.
+RULES_SCALE=${BENCH_RULES_SCALE:-${SCALE_LEVELS##* }}
 DP_SECONDS=${BENCH_DP_SECONDS:-$DP_SECONDS}
 DP_ROUNDS=${BENCH_DP_ROUNDS:-$DP_ROUNDS}
 RULE_COUNTS=(1000 10000)
@@ -221,8 +226,9 @@ machine_facts() {
 		--argjson params "$(jq -nc --argjson a "$START_ROUNDS" --argjson b "$HOOK_ROUNDS" \
 			--arg c "$SCALE_LEVELS" --argjson d "$SCALE_PROBES" --argjson e "$DP_ROUNDS" \
 			--argjson f "$DP_SECONDS" --argjson g "$CONN_ROUNDS" --argjson h "$CONN_SECONDS" \
-			--argjson i "$PROG_ROUNDS" --argjson j "$PROG_REPEAT" \
+			--argjson i "$PROG_ROUNDS" --argjson j "$PROG_REPEAT" --argjson k "$RULES_SCALE" \
 			'{start_rounds: $a, hook_rounds: $b, scale_levels: ($c | split(" ") | map(tonumber)),
+			  rules_scale: $k,
 			  scale_probes: $d, datapath_rounds: $e, datapath_seconds: $f, connect_rounds: $g,
 			  connect_seconds: $h, prog_rounds: $i, prog_repeat: $j, net_cpu: '"$BENCH_CPU"'}')" \
 		'{mode: $mode, date: $date, commit: $commit, uncommitted_hook_changes: ($dirty | tonumber),
@@ -235,49 +241,104 @@ machine_facts() {
 # their pinned paths) in DIR/{links,progs,maps}.json.
 bpf_snapshot() {
 	bpftool -j -f link show >"$1/links.json" 2>/dev/null || echo '[]' >"$1/links.json"
-	bpftool -j prog show >"$1/progs.json" 2>/dev/null || echo '[]' >"$1/progs.json"
+	bpftool -j -f prog show >"$1/progs.json" 2>/dev/null || echo '[]' >"$1/progs.json"
 	bpftool -j -f map show >"$1/maps.json" 2>/dev/null || echo '[]' >"$1/maps.json"
 }
 
+# Where the hook keeps what all containers share (hook/progs.c): the
+# programs and outer maps, one directory a build, and the trace maps.
+PROGS_BASE=$BPFFS/oci-cgroup-bpf-hook-progs
+EVENTS_BASE=$BPFFS/oci-cgroup-bpf-hook-events
+
 # container_memory DIR: per container (a directory under $PIN_BASE, by
-# its escaped name): bytes_memlock of its programs (behind its pinned
-# links) and of its maps (pinned there, or used by its programs: the
-# .rodata map), the shared trace maps left out. A JSON object keyed by
+# its escaped name): its links and maps, as pinned in its directory, and
+# bytes_memlock of those maps (links have none). The `rules` and `ports`
+# tries are its profile's, shared by every container of that profile
+# (pinned in each of their directories): each map says how many
+# container directories pin it (sharers); own_bytes counts the other
+# maps, tries_bytes the tries whole, and total_bytes every map divided
+# by its sharers, so that a sum over containers counts a trie once. The
+# programs behind its links are the shared ones (shared_memory);
+# shared_progs says whether every link runs one of them, so a container
+# that loaded programs of its own shows. A JSON object keyed by
 # directory name.
-SHARED_MAPS='["events", "trace_ctl", "trace_lost"]'
 container_memory() {
 	local dir=$1
 	jq -n --slurpfile links "$dir/links.json" --slurpfile progs "$dir/progs.json" \
-		--slurpfile maps "$dir/maps.json" --arg b "$PIN_BASE/" --argjson shared "$SHARED_MAPS" '
+		--slurpfile maps "$dir/maps.json" --arg b "$PIN_BASE/" --arg pb "$PROGS_BASE/" '
 		def cname: ltrimstr($b) | split("/")[0];
-		($progs[0] | map({key: (.id | tostring), value: .}) | from_entries) as $P
-		| ($maps[0] | map({key: (.id | tostring), value: .}) | from_entries) as $M
+		def trie: .name == "rules" or .name == "ports";
+		([$progs[0][] | select(any(.pinned[]?; startswith($pb))) | .id]) as $SP
 		| ([$links[0][] | . as $l | .pinned[]? | select(startswith($b)) | {c: cname, x: $l}]
 		   | group_by(.c) | map({key: .[0].c, value: [.[].x]}) | from_entries) as $LC
-		| ([$maps[0][] | . as $m | .pinned[]? | select(startswith($b)) | {c: cname, x: $m.id}]
-		   | group_by(.c) | map({key: .[0].c, value: [.[].x]}) | from_entries) as $MC
+		| ([$maps[0][] | . as $m | ([.pinned[]? | select(startswith($b)) | cname] | unique) as $cs
+		    | $cs[] | {c: ., x: ($m + {sharers: ($cs | length)})}]
+		   | group_by(.c) | map({key: .[0].c, value: ([.[].x] | unique_by(.id))}) | from_entries) as $MC
 		| [(($LC | keys) + ($MC | keys)) | unique[] | . as $c
-		   | ($LC[$c] // []) as $L
-		   | [$L[] | $P[(.prog_id | tostring)] | select(. != null)] as $pr
-		   | [(($MC[$c] // []) + [$pr[] | .map_ids[]?]) | unique[] | $M[tostring]
-		      | select(. != null) | select(.name as $n | $shared | index($n) | not)] as $mp
+		   | ($LC[$c] // []) as $L | ($MC[$c] // []) as $mp
+		   | ([$L[].prog_id] | unique) as $pids
 		   | {key: $c, value: {
-			links: ($L | length), progs: ($pr | length), maps: ($mp | length),
-			prog_bytes: ([$pr[].bytes_memlock // 0] | add // 0),
+			links: ($L | length), maps: ($mp | length),
 			map_bytes: ([$mp[].bytes_memlock // 0] | add // 0),
-			prog_ids: [$pr[].id], link_ids: [$L[].id], cgroup_ids: ([$L[].cgroup_id] | unique),
-			detail: ([$pr[] | {kind: "prog", name, bytes: (.bytes_memlock // 0),
-					  xlated: .bytes_xlated, jited: .bytes_jited}]
-				 + [$mp[] | {kind: "map", name, type, bytes: (.bytes_memlock // 0),
-					     max_entries}])}}
-		   | .value.total_bytes = .value.prog_bytes + .value.map_bytes]
+			own_bytes: ([$mp[] | select(trie | not) | .bytes_memlock // 0] | add // 0),
+			tries_bytes: ([$mp[] | select(trie) | .bytes_memlock // 0] | add // 0),
+			tries_sharers: ([$mp[] | select(trie) | .sharers] | max // 0),
+			total_bytes: ([$mp[] | (.bytes_memlock // 0) / .sharers] | add // 0 | round),
+			progs_behind_links: ($pids | length),
+			own_progs: ([$pids[] | select(. as $p | $SP | index($p) | not)] | length),
+			shared_progs: ([$pids[] | select(. as $p | $SP | index($p) | not)] | length == 0),
+			prog_ids: $pids, link_ids: [$L[].id], map_ids: [$mp[].id],
+			cgroup_ids: ([$L[].cgroup_id] | unique),
+			detail: [$mp[] | {kind: "map", id, name, type, bytes: (.bytes_memlock // 0), max_entries, sharers}]}}]
 		| from_entries'
 }
 
-shared_memory() { # DIR: the shared trace maps of our bpffs
-	jq -c --arg d "$BPFFS/" '[.[] | select(any(.pinned[]?; startswith($d + "oci-cgroup-bpf-hook-events")))
-		| {name, type, max_entries, bytes: (.bytes_memlock // 0)}]
-		| {maps: ., total_bytes: ([.[].bytes] | add // 0)}' "$1/maps.json"
+# shared_memory DIR: what all containers of our bpffs share, counted
+# once: the programs pinned under $PROGS_BASE (every build there), the
+# maps pinned there (c_<map>, cgslot, meta) and under $EVENTS_BASE (the
+# trace ring buffer and its controls), and the maps the programs use
+# that no container directory pins (.rodata, .bss, the socket storages).
+# The ring buffer is also given apart: 16 MiB, it would hide the rest.
+shared_memory() {
+	jq -nc --slurpfile progs "$1/progs.json" --slurpfile maps "$1/maps.json" \
+		--arg b "$PIN_BASE/" --arg pb "$PROGS_BASE/" --arg eb "$EVENTS_BASE/" '
+		[$progs[0][] | select(any(.pinned[]?; startswith($pb)))] as $P
+		| ([$P[].map_ids[]?] | unique) as $used
+		| [$maps[0][]
+		   | (if any(.pinned[]?; startswith($pb)) then "progs"
+		      elif any(.pinned[]?; startswith($eb)) then "events"
+		      elif (.id as $i | $used | index($i)) and (any(.pinned[]?; startswith($b)) | not) then "used"
+		      else empty end) as $w
+		   | {name, type, where: $w, bytes: (.bytes_memlock // 0), max_entries, id}] as $M
+		| {builds: ([$P[].pinned[]? | select(startswith($pb)) | ltrimstr($pb) | split("/")[0]] | unique),
+		   progs: [$P[] | {name, id, bytes: (.bytes_memlock // 0), xlated: .bytes_xlated,
+				   jited: .bytes_jited, verified_insns}],
+		   prog_ids: [$P[].id],
+		   prog_bytes: ([$P[].bytes_memlock // 0] | add // 0),
+		   maps: [$M[] | del(.id)],
+		   map_bytes: ([$M[].bytes] | add // 0),
+		   ringbuf_bytes: ([$M[] | select(.type == "ringbuf") | .bytes] | add // 0)}
+		| .total_bytes = .prog_bytes + .map_bytes
+		| .total_bytes_without_ringbuf = .total_bytes - .ringbuf_bytes'
+}
+
+# shared_dir: the one build directory of the shared programs (the newest
+# if several), or nothing.
+shared_dir() {
+	find "$PROGS_BASE" -mindepth 1 -maxdepth 1 -type d -printf '%T@ %p\n' 2>/dev/null |
+		sort -rn | head -1 | cut -d' ' -f2-
+}
+
+# slots_used: how many container slots are taken (entries of c_info).
+slots_used() {
+	local d
+	d=$(shared_dir)
+	if [ -z "$d" ] || [ ! -e "$d/c_info" ]; then
+		echo 0
+		return 0
+	fi
+	bpftool -j map dump pinned "$d/c_info" 2>/dev/null |
+		jq '[.[]? | objects | select(has("inner_map_id") or has("value"))] | length'
 }
 
 # Kernel memory as /proc/meminfo sees it (kB): slab + vmalloc + per-cpu.
@@ -355,33 +416,55 @@ bench_start() {
 
 # ================================================================= 2. hook
 
+# The first container of a boot (or of a new build) loads and verifies
+# the shared programs: variant "cold" times that prestart, each round on
+# a bpffs of its own, mounted for the round and unmounted after its
+# poststop (which drops the programs pinned there).
+COLD_BPFFS=/run/ocbb-$$-cold-bpffs
+
+hook_cold() { # STAGE STATEFILE
+	"$HOOK" --bpffs "$COLD_BPFFS" --config-dir "$CFG" "$1" <"$2"
+}
+
 bench_hook() {
 	local cg pid r v order t st stage big="ours-$((MAX_RULES / 1000))k"
-	say "hook alone: prestart and poststop against the floor hook, default and $MAX_RULES-rule profile ($HOOK_ROUNDS rounds)"
+	say "hook alone: prestart and poststop against the floor hook, default and $MAX_RULES-rule profile, and the first container on a fresh bpffs ($HOOK_ROUNDS rounds)"
 	new_cgroup cg hook
 	sleeper pid "$cg"
 	state_file "$T_TMP/hk-ours.json" "$T-hk-default" "$pid"
 	state_file "$T_TMP/hk-$big.json" "$T-hk-r$MAX_RULES" "$pid" "r$MAX_RULES"
+	state_file "$T_TMP/hk-cold.json" "$T-hk-cold" "$pid"
 	cp "$T_TMP/hk-ours.json" "$T_TMP/hk-floor.json"
 	defer_detach "$T-hk-default"
 	defer_detach "$T-hk-r$MAX_RULES"
+	# Unmounting drops the cold variant's pins, links and programs.
+	defer "mountpoint -q '$COLD_BPFFS' && umount '$COLD_BPFFS'; rmdir '$COLD_BPFFS' 2>/dev/null; rm -f '$LOCK_DIR/$T-hk-cold'"
+	mkdir -p "$COLD_BPFFS" || bail "create $COLD_BPFFS"
 	# Round 0 warms the caches and is not recorded.
 	for ((r = 0; r <= HOOK_ROUNDS; r++)); do
-		mapfile -t order < <(rotated "$r" floor ours "$big")
+		mapfile -t order < <(rotated "$r" floor ours "$big" cold)
 		for v in "${order[@]}"; do
 			st=$T_TMP/hk-$v.json
+			[ "$v" = cold ] && { mount -t bpf -o mode=0700 bpffs "$COLD_BPFFS" || bail "mount a private bpffs at $COLD_BPFFS"; }
 			for stage in prestart poststop; do
 				# A runtime empties the cgroup before poststop, and
 				# poststop leaves the pins of a running container.
 				[ "$stage" = poststop ] && cg_park "$cg"
-				if [ "$v" = floor ]; then
-					timed t "$FLOOR" "$stage" <"$st" 2>"$T_TMP/hook.err"
-				else
-					timed t hook_at "$stage" "$st" 2>"$T_TMP/hook.err"
-				fi || bail "$stage ($v) exits 0" "$(cat "$T_TMP/hook.err")"
+				case $v in
+				floor) timed t "$FLOOR" "$stage" <"$st" 2>"$T_TMP/hook.err" ;;
+				cold) timed t hook_cold "$stage" "$st" 2>"$T_TMP/hook.err" ;;
+				*) timed t hook_at "$stage" "$st" 2>"$T_TMP/hook.err" ;;
+				esac || bail "$stage ($v) exits 0" "$(cat "$T_TMP/hook.err")"
 				[ "$stage" = poststop ] && cg_unpark "$cg"
-				[ "$r" -gt 0 ] && rec hook "${stage}_ms" "$v" "$r" "$(ms "$t")"
+				[ "$r" -gt 0 ] || continue
+				# A cold poststop is any poststop: not recorded.
+				[ "$v" = cold ] && [ "$stage" = poststop ] && continue
+				rec hook "${stage}_ms" "$v" "$r" "$(ms "$t")"
 			done
+			if [ "$v" = cold ]; then
+				[ -e "$COLD_BPFFS/oci-cgroup-bpf-hook/$T-hk-cold" ] && bail "poststop left the pins of the cold variant"
+				umount "$COLD_BPFFS" || bail "unmount $COLD_BPFFS"
+			fi
 		done
 	done
 	[ -e "$(pin_dir "$T-hk-default")" ] && bail "poststop left the pins of the hook benchmark"
@@ -412,36 +495,71 @@ scale_teardown() {
 	return 0
 }
 
-scale_state() { # FILE ID PID
-	printf '{"ociVersion":"1.0.2","id":"%s","status":"created","bundle":"%s","pid":%d}\n' \
-		"$2" "$STATE_BUNDLE" "$3" >"$1"
+# scale_state FILE ID PID [PROFILE]
+scale_state() {
+	local ann=
+	[ -n "${4:-}" ] && ann=',"annotations":{"oci-cgroup-bpf-hook/profile":"'$4'"}'
+	printf '{"ociVersion":"1.0.2","id":"%s","status":"created","bundle":"%s","pid":%d%s}\n' \
+		"$2" "$STATE_BUNDLE" "$3" "$ann" >"$1"
 }
 
-# scale_attach N: attaches containers up to number N (prestart each).
-scale_attach() {
-	local n=$1 i t
-	for ((i = SCALE_ATTACHED + 1; i <= n; i++)); do
-		scale_state "$T_TMP/scale-state.json" "$T-s$i" "${SCALE_PID[i]}"
-		timed t hook_at prestart "$T_TMP/scale-state.json" 2>"$T_TMP/hook.err" ||
-			bail "prestart of scale container $i" "$(cat "$T_TMP/hook.err")"
-		rec scale attach_ms "c$(((i - 1) / 100 * 100))" "$i" "$(ms "$t")"
-		SCALE_ATTACHED=$i
+# scale_cgroups N: cgroups c1..cN under $SCALE_PARENT, each with a live
+# sleeper (SCALE_PID[i]); a cgroup whose sleeper was stopped gets a new
+# one. The sections that attach many containers share them.
+scale_cgroups() {
+	local n=$1 i
+	if [ -z "$SCALE_PARENT" ]; then
+		new_cgroup SCALE_PARENT scale
+		defer scale_teardown
+	fi
+	for ((i = 1; i <= n; i++)); do
+		[ -d "$SCALE_PARENT/c$i" ] || mkdir "$SCALE_PARENT/c$i" || bail "create $SCALE_PARENT/c$i"
+		grep -q . "$SCALE_PARENT/c$i/cgroup.procs" && continue
+		(echo "$BASHPID" >"$SCALE_PARENT/c$i/cgroup.procs" && exec sleep 3600) </dev/null >/dev/null 2>&1 &
+		SCALE_PID[i]=$!
+		disown "$!" # no job notices when they are killed
+	done
+	for ((i = 1; i <= n; i++)); do
+		wait_for 5 grep -qx "${SCALE_PID[i]}" "$SCALE_PARENT/c$i/cgroup.procs" || bail "sleeper of c$i"
 	done
 }
 
-# scale_detach N: detaches containers down to number N (poststop each).
+# Two kinds of many containers: s, default profile, ids $T-sI (section
+# scale); r, the largest rule profile, ids $T-rI (section rules). They
+# use the same cgroups, one kind at a time.
+declare -A ATTACHED=([s]=0 [r]=0)
+declare -A KIND_PROFILE=([s]='' [r]="r$MAX_RULES")
+declare -A KIND_SECTION=([s]=scale [r]=rules)
+
+# scale_attach N [KIND]: attaches containers up to number N (prestart each).
+scale_attach() {
+	local n=$1 k=${2:-s} i t
+	for ((i = ATTACHED[$k] + 1; i <= n; i++)); do
+		scale_state "$T_TMP/scale-state.json" "$T-$k$i" "${SCALE_PID[i]}" "${KIND_PROFILE[$k]}"
+		timed t hook_at prestart "$T_TMP/scale-state.json" 2>"$T_TMP/hook.err" ||
+			bail "prestart of scale container $k$i" "$(cat "$T_TMP/hook.err")"
+		rec "${KIND_SECTION[$k]}" attach_ms "c$(((i - 1) / 100 * 100))" "$i" "$(ms "$t")"
+		ATTACHED[$k]=$i
+	done
+	[ "$k" = s ] && SCALE_ATTACHED=${ATTACHED[s]}
+	return 0
+}
+
+# scale_detach N [KIND]: detaches containers down to number N (poststop each).
 scale_detach() {
-	local n=$1 i t
-	for ((i = SCALE_ATTACHED; i > n; i--)); do
+	local n=$1 k=${2:-s} i t
+	for ((i = ATTACHED[$k]; i > n; i--)); do
 		# Stopped, as a runtime stops a container before its poststop.
 		echo 1 >"$SCALE_PARENT/c$i/cgroup.kill"
 		wait_for 5 cg_unpopulated "$SCALE_PARENT/c$i"
-		scale_state "$T_TMP/scale-state.json" "$T-s$i" 0
+		scale_state "$T_TMP/scale-state.json" "$T-$k$i" 0
 		timed t hook_at poststop "$T_TMP/scale-state.json" 2>"$T_TMP/hook.err" ||
-			bail "poststop of scale container $i" "$(cat "$T_TMP/hook.err")"
-		rec scale detach_ms "c$(((i - 1) / 100 * 100))" "$i" "$(ms "$t")"
-		SCALE_ATTACHED=$((i - 1))
+			bail "poststop of scale container $k$i" "$(cat "$T_TMP/hook.err")"
+		rec "${KIND_SECTION[$k]}" detach_ms "c$(((i - 1) / 100 * 100))" "$i" "$(ms "$t")"
+		ATTACHED[$k]=$((i - 1))
 	done
+	[ "$k" = s ] && SCALE_ATTACHED=${ATTACHED[s]}
+	return 0
 }
 
 # scale_probe PASS COUNT: prestart and poststop of one more container,
@@ -460,46 +578,128 @@ scale_probe() {
 	done
 }
 
-progs_left() { # "ID ID ...": how many of these programs are still loaded
-	bpftool -j prog show 2>/dev/null | jq --arg ids "$1" \
+# ids_left KIND "ID ID ...": how many of these programs, maps or links
+# (KIND prog, map or link) still exist.
+ids_left() {
+	bpftool -j "$1" show 2>/dev/null | jq --arg ids "$2" \
 		'($ids | split(" ") | map(select(. != "") | {key: ., value: true}) | from_entries) as $s
-		 | [.[] | select($s[.id | tostring])] | length'
+		 | [.[]? | objects | select($s[.id | tostring])] | length'
 }
 
-no_progs_left() {
-	[ "$(progs_left "$1")" = 0 ]
+none_left() { # KIND "ID ID ..."
+	[ "$(ids_left "$1" "$2")" = 0 ]
+}
+
+# bpf_counts: how many programs, maps and links the kernel holds (all
+# users of the machine), as JSON.
+bpf_counts() {
+	jq -nc --argjson p "$(bpftool -j prog show 2>/dev/null | jq 'length')" \
+		--argjson m "$(bpftool -j map show 2>/dev/null | jq 'length')" \
+		--argjson l "$(bpftool -j link show 2>/dev/null | jq 'length')" \
+		'{progs: $p, maps: $m, links: $l}'
+}
+
+# kind_memory KIND N SNAPDIR: the memory fact of N containers of KIND
+# (container_memory of their directories) and the shared objects, and
+# the per-container objects that the cleanup check looks for
+# ($T_TMP/KIND-ids.json).
+kind_memory() {
+	local k=$1 n=$2 dir=$3 mem shared
+	mem=$(container_memory "$dir")
+	shared=$(shared_memory "$dir")
+	jq -c --arg p "$T-$k" '[to_entries[] | select(.key | test("^" + $p + "[0-9]+$")) | .value]' \
+		<<<"$mem" >"$T_TMP/$k-ours.json"
+	jq -c '{map_ids: ([.[].map_ids[]] | unique), link_ids: [.[].link_ids[]], prog_ids: ([.[].prog_ids[]] | unique),
+		cgroup_ids: ([.[].cgroup_ids[]] | unique)}' "$T_TMP/$k-ours.json" >"$T_TMP/$k-ids.json"
+	# Maps by id: a profile's tries, pinned by each of its containers,
+	# count once.
+	jq -c --argjson n "$n" --argjson sh "$shared" '
+		([.[].detail[]] | unique_by(.id)) as $M
+		| {containers: $n, measured: length,
+		   links: ([.[].links] | add), maps: ($M | length),
+		   total_bytes: ([$M[].bytes] | add // 0),
+		   per_container_bytes: (([$M[].bytes] | add // 0) / length),
+		   own_bytes: ([$M[] | select(.name != "rules" and .name != "ports") | .bytes] | add // 0),
+		   per_container_own_bytes: (([$M[] | select(.name != "rules" and .name != "ports") | .bytes] | add // 0) / length),
+		   tries: ([$M[] | select(.name == "rules" or .name == "ports")] | length),
+		   tries_bytes: ([$M[] | select(.name == "rules" or .name == "ports") | .bytes] | add // 0),
+		   rules_bytes: ([$M[] | select(.name == "rules") | .bytes] | add // 0),
+		   per_container_rules_bytes: (([$M[] | select(.name == "rules") | .bytes] | add // 0) / length),
+		   progs_behind_links: ([.[].prog_ids[]] | unique | length),
+		   containers_with_own_progs: ([.[] | select(.shared_progs | not)] | length),
+		   shared: ($sh | del(.progs, .maps, .prog_ids))}' "$T_TMP/$k-ours.json"
+}
+
+# cleanup_check KIND SLOTS0 SHARED0: after every container of KIND is
+# detached: no pin left, none of their maps and links (ids seen while
+# attached) still exists, no cgroup link on their cgroups, the slots
+# taken are as before (SLOTS0), and the shared programs are the one set
+# they were (SHARED0: "ID ID ...", pinned in one build directory), still
+# loaded. The programs stay by design. Prints the fact.
+cleanup_check() {
+	local k=$1 slots0=$2 shared0=$3 ids maps links cgids pins slots shared builds loaded
+	ids=$T_TMP/$k-ids.json
+	maps=$(jq -r '.map_ids | map(tostring) | join(" ")' "$ids")
+	links=$(jq -r '.link_ids | map(tostring) | join(" ")' "$ids")
+	cgids=$(jq -r '.cgroup_ids | map(tostring) | join(" ")' "$ids")
+	# Maps and links are freed once their last reference goes (RCU).
+	wait_for 10 none_left map "$maps"
+	wait_for 10 none_left link "$links"
+	# Their directories, and anything staged or trashed (no hook runs now).
+	pins=$(
+		find "$PIN_BASE" -mindepth 1 -maxdepth 1 -name "${T}-${k}[0-9]*" 2>/dev/null
+		find "$BPFFS/oci-cgroup-bpf-hook-work" -mindepth 1 2>/dev/null
+	)
+	pins=$(grep -c . <<<"$pins")
+	slots=$(slots_used)
+	shared=$(shared_prog_ids)
+	builds=$(find "$PROGS_BASE" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | wc -l)
+	loaded=$(ids_left prog "$shared0")
+	jq -nc --argjson pins "$pins" --argjson ml "$(ids_left map "$maps")" --argjson ll "$(ids_left link "$links")" \
+		--argjson cl "$(bpftool -j link show 2>/dev/null | jq --arg ids "$cgids" \
+			'($ids | split(" ") | map(select(. != "") | {key: ., value: true}) | from_entries) as $s
+			 | [.[] | select(.type == "cgroup" and $s[.cgroup_id | tostring])] | length')" \
+		--argjson mc "$(wc -w <<<"$maps")" --argjson lc "$(wc -w <<<"$links")" \
+		--argjson s0 "$slots0" --argjson s1 "$slots" --arg sh0 "$shared0" --arg sh1 "$shared" \
+		--argjson builds "$builds" --argjson loaded "$loaded" '{
+		pins_left: $pins, maps_left: $ml, maps_checked: $mc, links_left: $ll, links_checked: $lc,
+		cgroup_links_left: $cl, slots_before: $s0, slots_after: $s1,
+		shared_progs: ($sh0 | split(" ") | length), shared_progs_after: ($sh1 | split(" ") | length),
+		shared_progs_same: ($sh0 == $sh1), shared_progs_loaded: $loaded, shared_builds: $builds}
+		| .clean = (.pins_left == 0 and .maps_left == 0 and .links_left == 0 and .cgroup_links_left == 0
+			and .slots_after == .slots_before)
+		| .shared_intact = (.shared_progs_same and .shared_progs_loaded == .shared_progs and .shared_builds == 1)'
+}
+
+shared_prog_ids() { # "ID ID ...", sorted, of the programs pinned under $PROGS_BASE
+	bpftool -j -f prog show 2>/dev/null | jq -r --arg pb "$PROGS_BASE/" \
+		'[.[] | select(any(.pinned[]?; startswith($pb))) | .id] | sort | map(tostring) | join(" ")'
 }
 
 bench_scale() {
 	local -a levels
 	read -ra levels <<<"$SCALE_LEVELS"
-	local max=${levels[-1]} i n half probe_pid kb0='' kb1 kb2 dir mem ours left_pins left_progs left_links
-	local cgids prog_ids
+	local max=${levels[-1]} i n half probe_pid kb0='' kb1 kb2 dir slots0 slots1 shared0 counts0 counts1 clean
 	half=$(((SCALE_PROBES + 1) / 2))
 	say "scale: prestart latency with ${levels[*]} containers attached ($SCALE_PROBES probes each, half going up, half coming down)"
-	new_cgroup SCALE_PARENT scale
-	defer scale_teardown
-	for ((i = 1; i <= max; i++)); do
-		mkdir "$SCALE_PARENT/c$i" || bail "create $SCALE_PARENT/c$i"
-		(echo "$BASHPID" >"$SCALE_PARENT/c$i/cgroup.procs" && exec sleep 3600) </dev/null >/dev/null 2>&1 &
-		SCALE_PID[i]=$!
-		disown "$!" # no job notices when they are killed
-	done
-	mkdir "$SCALE_PARENT/probe" || bail "create the probe cgroup"
-	(echo "$BASHPID" >"$SCALE_PARENT/probe/cgroup.procs" && exec sleep 3600) </dev/null >/dev/null 2>&1 &
-	probe_pid=$!
-	disown "$!"
-	for ((i = 1; i <= max; i++)); do
-		wait_for 5 grep -q . "$SCALE_PARENT/c$i/cgroup.procs" || bail "sleeper of c$i"
-	done
-	wait_for 5 grep -q . "$SCALE_PARENT/probe/cgroup.procs" || bail "sleeper of the probe"
+	scale_cgroups "$max"
+	if [ ! -d "$SCALE_PARENT/probe" ]; then
+		mkdir "$SCALE_PARENT/probe" || bail "create the probe cgroup"
+		(echo "$BASHPID" >"$SCALE_PARENT/probe/cgroup.procs" && exec sleep 3600) </dev/null >/dev/null 2>&1 &
+		probe_pid=$!
+		disown "$!"
+		wait_for 5 grep -qx "$probe_pid" "$SCALE_PARENT/probe/cgroup.procs" || bail "sleeper of the probe"
+	fi
+	probe_pid=$(head -1 "$SCALE_PARENT/probe/cgroup.procs")
 	scale_state "$T_TMP/probe-state.json" "$T-probe" "$probe_pid"
 	defer_detach "$T-probe"
 	# Detach whatever is still attached at exit (a failure half-way).
-	defer 'scale_detach 0 >/dev/null 2>&1'
+	defer 'scale_detach 0 s >/dev/null 2>&1'
+	slots0=$(slots_used)
 	# The memory baseline is taken with the first level attached: the
-	# first attach also creates the shared trace maps (a 16 MiB ring
-	# buffer), which belong to no container.
+	# first attach of the run may also load the shared programs and
+	# create the shared trace maps (a 16 MiB ring buffer), which belong
+	# to no container.
 	for n in "${levels[@]}"; do
 		scale_attach "$n"
 		say "  $SCALE_ATTACHED attached"
@@ -507,28 +707,32 @@ bench_scale() {
 			sleep 1
 			kb0=$(meminfo_kernel_kb)
 			kmem_snapshot "$T_TMP/kmem0.txt"
+			counts0=$(bpf_counts)
+			shared0=$(shared_prog_ids)
 		fi
 		scale_probe up "$half"
 	done
 	sleep 1
 	kb1=$(meminfo_kernel_kb)
 	kmem_snapshot "$T_TMP/kmem1.txt"
+	counts1=$(bpf_counts)
+	slots1=$(slots_used)
 	fact scale_kmem_growth "$(kmem_growth "$T_TMP/kmem0.txt" "$T_TMP/kmem1.txt" "$((max - levels[0]))")"
 	dir=$T_TMP/scale-snap
 	mkdir -p "$dir"
 	bpf_snapshot "$dir"
-	mem=$(container_memory "$dir")
-	ours=$(jq -c --arg p "$T-s" '[to_entries[] | select(.key | startswith($p)) | .value]' <<<"$mem")
-	prog_ids=$(jq -r '[.[].prog_ids[]] | map(tostring) | join(" ")' <<<"$ours")
-	cgids=$(jq -r '[.[].cgroup_ids[]] | unique | map(tostring) | join(" ")' <<<"$ours")
-	fact scale_memory "$(jq -c --argjson n "$max" --argjson kb0 "$kb0" --argjson kb1 "$kb1" '{
-		containers: $n, measured: length,
-		links: ([.[].links] | add), progs: ([.[].progs] | add), maps: ([.[].maps] | add),
-		prog_bytes: ([.[].prog_bytes] | add), map_bytes: ([.[].map_bytes] | add),
-		total_bytes: ([.[].total_bytes] | add),
-		per_container_bytes: (([.[].total_bytes] | add) / length),
-		meminfo_delta_kb: ($kb1 - $kb0), meminfo_delta_containers: ($n - '"${levels[0]}"'),
-		meminfo_per_container_kb: (($kb1 - $kb0) / ($n - '"${levels[0]}"'))}' <<<"$ours")"
+	# Objects the kernel gained for the last containers (every user of
+	# the machine counts: noisy if someone else loads programs now).
+	fact scale_objects "$(jq -nc --argjson a "$counts0" --argjson b "$counts1" \
+		--argjson n "$((max - levels[0]))" --argjson s0 "$slots0" --argjson s1 "$slots1" --argjson max "$max" '{
+		containers: $n, progs_delta: ($b.progs - $a.progs), maps_delta: ($b.maps - $a.maps),
+		links_delta: ($b.links - $a.links), maps_per_container: (($b.maps - $a.maps) / $n),
+		links_per_container: (($b.links - $a.links) / $n),
+		slots_before: $s0, slots_at_top: $s1, slots_taken: ($s1 - $s0), slots_expected: $max}')"
+	fact scale_memory "$(kind_memory s "$max" "$dir" | jq -c --argjson kb0 "$kb0" --argjson kb1 "$kb1" \
+		--argjson m "$((max - levels[0]))" '. + {
+		meminfo_delta_kb: ($kb1 - $kb0), meminfo_delta_containers: $m,
+		meminfo_per_container_kb: (($kb1 - $kb0) / $m)}')"
 
 	for ((i = ${#levels[@]} - 1; i >= 0; i--)); do
 		scale_detach "${levels[i]}"
@@ -538,19 +742,59 @@ bench_scale() {
 	scale_detach 0
 	sleep 1
 	kb2=$(meminfo_kernel_kb)
+	clean=$(cleanup_check s "$slots0" "$shared0" | jq -c --argjson kb "$((kb2 - kb0))" '. + {meminfo_delta_after_kb: $kb}')
+	fact scale_cleanup "$clean"
+	say "  detached all: $(jq -r '"pins left \(.pins_left), maps left \(.maps_left)/\(.maps_checked), links left \(.links_left)/\(.links_checked), slots \(.slots_before) -> \(.slots_after), shared programs \(.shared_progs) -> \(.shared_progs_after) (same: \(.shared_progs_same)), builds \(.shared_builds)"' <<<"$clean")"
+}
 
-	# Nothing left: pins, links on our cgroups, programs we saw loaded.
-	wait_for 10 no_progs_left "$prog_ids"
-	left_progs=$(progs_left "$prog_ids")
-	left_links=$(bpftool -j link show 2>/dev/null | jq --arg ids "$cgids" \
-		'($ids | split(" ") | map(select(. != "") | {key: ., value: true}) | from_entries) as $s
-		 | [.[] | select(.type == "cgroup" and $s[.cgroup_id | tostring])] | length')
-	left_pins=$(find "$PIN_BASE" "$BPFFS/oci-cgroup-bpf-hook-work" -mindepth 1 2>/dev/null | wc -l)
-	fact scale_cleanup "$(jq -nc --argjson p "$left_pins" --argjson g "$left_progs" --argjson l "$left_links" \
-		--argjson kb "$((kb2 - kb0))" --argjson n "$(wc -w <<<"$prog_ids")" '{
-		pins_left: $p, progs_left: $g, links_left: $l, progs_checked: $n,
-		meminfo_delta_after_kb: $kb, clean: ($p == 0 and $g == 0 and $l == 0)}')"
-	say "  detached all: pins left $left_pins, programs left $left_progs, links left $left_links"
+# ============================================================ 3b. rules
+
+# N containers on the largest rule profile: kernel memory against one.
+# Each container compiles the profile into rules maps of its own (the
+# issue's "profiles stored once" would share them).
+bench_rules() {
+	local max=$RULES_SCALE kbz kb1 kbn kb2 dir slots0 shared0 one all clean
+	say "rules: kernel memory of 1 and of $max containers on the $MAX_RULES-rule profile"
+	scale_cgroups "$max"
+	defer 'scale_detach 0 r >/dev/null 2>&1'
+	slots0=$(slots_used)
+	sleep 1
+	kbz=$(meminfo_kernel_kb)
+	scale_attach 1 r
+	sleep 1
+	kb1=$(meminfo_kernel_kb)
+	shared0=$(shared_prog_ids)
+	dir=$T_TMP/rules-1
+	mkdir -p "$dir"
+	bpf_snapshot "$dir"
+	one=$(kind_memory r 1 "$dir")
+	scale_attach "$max" r
+	say "  ${ATTACHED[r]} attached"
+	sleep 1
+	kbn=$(meminfo_kernel_kb)
+	dir=$T_TMP/rules-n
+	mkdir -p "$dir"
+	bpf_snapshot "$dir"
+	all=$(kind_memory r "$max" "$dir")
+	fact rules_memory "$(jq -nc --argjson one "$one" --argjson all "$all" --argjson kbz "$kbz" \
+		--argjson kb1 "$kb1" --argjson kbn "$kbn" --argjson n "$max" '
+		($one.shared.total_bytes_without_ringbuf) as $s1 | ($all.shared.total_bytes_without_ringbuf) as $sn
+		| {containers: $n, one: $one, all: $all,
+		   bytes_one: ($s1 + $one.total_bytes), bytes_all: ($sn + $all.total_bytes),
+		   ratio: (($sn + $all.total_bytes) / ($s1 + $one.total_bytes)),
+		   ratio_with_ringbuf: (($all.shared.total_bytes + $all.total_bytes) / ($one.shared.total_bytes + $one.total_bytes)),
+		   meminfo_one_kb: ($kb1 - $kbz), meminfo_all_kb: ($kbn - $kbz),
+		   meminfo_per_container_kb: (($kbn - $kb1) / ($n - 1 | if . < 1 then 1 else . end))}')"
+	# The table: all that the hook holds in the kernel (bytes_memlock,
+	# shared objects without the trace ring buffer) with 1 and N.
+	rec rules kib_total "n=1" 1 "$(jq -nc --argjson o "$one" '($o.shared.total_bytes_without_ringbuf + $o.total_bytes) / 1024 * 10 | round / 10')"
+	rec rules kib_total "n=$max" 1 "$(jq -nc --argjson o "$all" '($o.shared.total_bytes_without_ringbuf + $o.total_bytes) / 1024 * 10 | round / 10')"
+	scale_detach 0 r
+	sleep 1
+	kb2=$(meminfo_kernel_kb)
+	clean=$(cleanup_check r "$slots0" "$shared0" | jq -c --argjson kb "$((kb2 - kbz))" '. + {meminfo_delta_after_kb: $kb}')
+	fact rules_cleanup "$clean"
+	say "  detached all: $(jq -r '"pins left \(.pins_left), maps left \(.maps_left)/\(.maps_checked), links left \(.links_left)/\(.links_checked), slots \(.slots_before) -> \(.slots_after), shared programs same: \(.shared_progs_same)"' <<<"$clean")"
 }
 
 # ============================================================= 4. datapath
@@ -808,10 +1052,14 @@ prog_run_stats() {
 
 # In-situ cost per program run, from the kernel's own run-time stats
 # (BPF_ENABLE_STATS, held for each measured load only): the one way to
-# see the sock_addr programs, which cannot be test-run, and the share of
-# the (single, shared) CPU that our programs take during each load.
+# see the sock_addr programs, which cannot be test-run, and a profile's
+# lookups, which a test run no longer reaches (section 7), and the share
+# of the (single, shared) CPU that our programs take during each load.
+# The programs are shared by all containers: their stats count every
+# cgroup that runs them, and during the load only the measured one has
+# traffic (the servers run in no attached cgroup).
 insitu_stats() {
-	local v id ids before after pid load t out='{}'
+	local v id ids before after pid load t prog ns out='{}'
 	for load in connect stream rr; do
 		for v in ours-0 "ours-$(label_of "$MAX_RULES")"; do
 			id=$T-dp-ours$(rules_of "$v")
@@ -841,6 +1089,11 @@ insitu_stats() {
 				| .[$l][$v] = {progs: [$p[] | select(.runs > 0) | del(.ns)],
 					wall_s: ($us / 1e6), prog_ns: ([$p[].ns] | add),
 					cpu_share: (([$p[].ns] | add) / ($us * 1000) * 1e5 | round / 1e5)}' <<<"$out")
+			# The table's rows: ns per run of each program that ran.
+			while read -r prog ns; do
+				rec insitu ns_per_run "$v/$prog/$load" 1 "$ns"
+			done < <(jq -r --arg l "$load" --arg v "$v" \
+				'.[$l][$v].progs[] | select(.ns_per_run != null) | "\(.prog) \(.ns_per_run)"' <<<"$out")
 		done
 	done
 	fact insitu "$out"
@@ -874,58 +1127,75 @@ bench_connect() {
 # =============================================================== 6. memory
 
 bench_memory() {
-	local dir=$T_TMP/mem mem n v
+	local dir=$T_TMP/mem mem n v shared
 	setup_datapath
-	say "kernel memory: bytes_memlock of each container's programs and maps"
+	say "kernel memory: bytes_memlock of each container's maps (and links), of its profile's tries, and of the shared programs and maps, once"
 	mkdir -p "$dir"
 	bpf_snapshot "$dir"
 	mem=$(container_memory "$dir")
 	for n in 0 "${RULE_COUNTS[@]}"; do
 		v=ours-$(label_of "$n")
 		jq -e --arg k "$T-dp-ours$n" 'has($k)' >/dev/null <<<"$mem" || bail "memory of $T-dp-ours$n found"
-		fact "memory_$v" "$(jq -c --arg k "$T-dp-ours$n" '.[$k] | del(.prog_ids, .link_ids, .cgroup_ids)' <<<"$mem")"
-		rec memory kib_per_container "$v" 1 "$(jq --arg k "$T-dp-ours$n" '.[$k].total_bytes / 1024 * 10 | round / 10' <<<"$mem")"
+		jq -e --arg k "$T-dp-ours$n" '.[$k].shared_progs' >/dev/null <<<"$mem" ||
+			say "warning: $T-dp-ours$n has links to programs that are not the shared ones"
+		fact "memory_$v" "$(jq -c --arg k "$T-dp-ours$n" '.[$k] | del(.prog_ids, .link_ids, .map_ids, .cgroup_ids)' <<<"$mem")"
+		# A container alone on its profile pays its tries too; a
+		# further container of that profile pays its own maps only.
+		rec memory kib_per_container "$v" 1 "$(jq --arg k "$T-dp-ours$n" '(.[$k].own_bytes + .[$k].tries_bytes) / 1024 * 10 | round / 10' <<<"$mem")"
+		rec memory kib_own "$v" 1 "$(jq --arg k "$T-dp-ours$n" '.[$k].own_bytes / 1024 * 10 | round / 10' <<<"$mem")"
 	done
-	fact memory_shared "$(shared_memory "$dir")"
+	shared=$(shared_memory "$dir")
+	fact memory_shared "$shared"
+	rec memory kib_shared progs 1 "$(jq '.prog_bytes / 1024 * 10 | round / 10' <<<"$shared")"
+	rec memory kib_shared maps 1 "$(jq '(.map_bytes - .ringbuf_bytes) / 1024 * 10 | round / 10' <<<"$shared")"
+	rec memory kib_shared ringbuf 1 "$(jq '.ringbuf_bytes / 1024 * 10 | round / 10' <<<"$shared")"
 }
 
 # ================================================================ 7. progs
 
+# The programs are shared: every container's links run the same ones,
+# which find the container's maps through the cgroup they run for
+# (cgroup storage `cgslot`). A test run gets a fresh, zeroed cgroup
+# storage from the kernel, so slot 0, which no container has: the
+# programs take their fail-closed path (no maps: deny, retval 0) and
+# the test run cannot time a profile's lookups any more. It times that
+# path, the cheapest a packet can take; a profile's cost per packet is
+# the in-situ figure of section 3 (rows "in situ").
 bench_progs() {
-	local r item order items=(floor) n v prog out
+	local r item order items=(floor shared/ingress shared/egress) prog out dir retvals='{}' pid0 pid1
 	setup_datapath
-	for n in 0 "${RULE_COUNTS[@]}"; do
-		for prog in ingress egress; do items+=("ours-$(label_of "$n")/$prog"); done
-	done
-	items+=("ours-$(label_of "$MAX_RULES")/egress-deny")
+	dir=$(pin_dir "$T-dp-ours0")
 	say "per-program cost: BPF_PROG_TEST_RUN, $PROG_REPEAT runs per sample ($PROG_ROUNDS rounds)"
 	for ((r = 1; r <= PROG_ROUNDS; r++)); do
 		mapfile -t order < <(rotated "$r" "${items[@]}")
 		for item in "${order[@]}"; do
-			v=${item%%/*}
 			prog=${item#*/}
 			case $item in
 			floor) out=$("$PROGRUN" floor "$PROG_REPEAT") ;;
-			*/egress-deny) out=$("$PROGRUN" "$(pin_dir "$T-dp-ours$(rules_of "$v")")" egress "$PROG_REPEAT" 127.0.0.2) ;;
-			*) out=$("$PROGRUN" "$(pin_dir "$T-dp-ours$(rules_of "$v")")" "$prog" "$PROG_REPEAT") ;;
+			*) out=$("$PROGRUN" "$dir" "$prog" "$PROG_REPEAT") ;;
 			esac
 			if jq -e '.ok' >/dev/null 2>&1 <<<"$out"; then
 				rec progs ns_per_run "$item" "$r" "$(jq .ns <<<"$out")"
+				retvals=$(jq -c --arg i "$item" --argjson v "$(jq .retval <<<"$out")" '.[$i] = $v' <<<"$retvals")
 			else
 				say "warning: test run of $item: $out"
 			fi
 		done
 	done
+	fact progs_test_run_retval "$retvals"
 	out='[]'
 	for prog in connect4 connect6 sendmsg4 sendmsg6; do
 		out=$(jq -c --argjson x "$("$PROGRUN" "$(pin_dir "$T-dp-ours$MAX_RULES")" "$prog" 1000)" '. + [$x]' <<<"$out")
 	done
 	fact progs_sock_addr_test_run "$out"
-	out='{}'
-	for n in 0 "$MAX_RULES"; do
-		out=$(jq -c --arg k "ours-$(label_of "$n")" --argjson x "$(bpftool -j prog show id "$(bpftool -j link show pinned "$(pin_dir "$T-dp-ours$n")/egress" | jq .prog_id)" | jq '{bytes_xlated, bytes_jited, verified_insns}')" '. + {($k): $x}' <<<"$out")
-	done
-	fact progs_egress_size "$out"
+	# One program for all: the egress links of two containers run it.
+	pid0=$(bpftool -j link show pinned "$(pin_dir "$T-dp-ours0")/egress" | jq .prog_id)
+	pid1=$(bpftool -j link show pinned "$(pin_dir "$T-dp-ours$MAX_RULES")/egress" | jq .prog_id)
+	mkdir -p "$T_TMP/progs"
+	bpf_snapshot "$T_TMP/progs"
+	fact progs_shared "$(shared_memory "$T_TMP/progs" | jq -c --argjson a "$pid0" --argjson b "$pid1" '{
+		same_egress_program: ($a == $b and ([.prog_ids[] | select(. == $a)] | length) == 1),
+		builds, progs: [.progs[] | {name, xlated, jited, verified_insns, bytes}]}')"
 }
 
 # ================================================================= main
@@ -933,7 +1203,7 @@ bench_progs() {
 machine_facts
 say "mode $BENCH_MODE; sections: $BENCH_ONLY"
 BENCH_T0=$SECONDS
-for section in start hook scale datapath connect memory progs; do
+for section in start hook scale rules datapath connect memory progs; do
 	want "$section" || continue
 	"bench_$section"
 done
