@@ -200,6 +200,10 @@ attach_container() {
 	local id=$1 cg=$2 prof=${3:-} pid err
 	sleeper pid "$cg"
 	state_file "$T_TMP/state-$id.json" "$id" "$pid" "$prof"
+	# The deferred poststop parks the cgroup's processes in CG-parked,
+	# made during the exit trap, too late to defer its removal there:
+	# removed here, after that poststop (defers run last first).
+	defer "rmdir '$cg-parked' 2>/dev/null; true"
 	defer_detach "$id"
 	err=$(hook_at prestart "$T_TMP/state-$id.json" 2>&1) || bail "prestart of $id" "$err"
 }
