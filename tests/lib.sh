@@ -169,6 +169,7 @@ defer() {
 
 _t_run_cleanup() {
 	local i
+	_T_CLEANING=1
 	# Each in a subshell: a step that exits (bail) must not skip the rest.
 	for ((i = ${#_T_CLEANUP[@]} - 1; i >= 0; i--)); do
 		(eval "${_T_CLEANUP[i]}") </dev/null >/dev/null 2>&1 || true
@@ -586,7 +587,11 @@ detach_quiet() {
 	# Poststop detaches only a container whose cgroup is empty.
 	cg_park_for "$1"
 	hook_state "$1" 0 stopped | "$HOOK" "${HOOK_ARGS[@]}" poststop >/dev/null 2>&1
-	[ -n "$T_PARKED" ] && cg_unpark "$T_PARKED"
+	if [ -n "$T_PARKED" ]; then
+		cg_unpark "$T_PARKED"
+		# At exit, what cg_parking defers would not run any more.
+		[ -n "${_T_CLEANING:-}" ] && remove_cgroup "$T_PARKED-parked"
+	fi
 	dir=$(pin_dir "$1")
 	case $1 in */* | .* | '') return 0 ;; esac
 	if [ -d "$dir" ]; then
