@@ -70,8 +70,9 @@ $(BUILD)/ocb_build_id.h: $(BUILD)/ocb.bpf.o $(OCB_LOADER)
 		"$$( (cat $^; printf '%s' '$(OCB_BUILD_SALT)') | sha256sum | cut -c1-16)" > $@
 
 # Each object depends on the headers it includes (-MMD); the generated
-# ones exist before any object is compiled.
-$(BUILD)/%.o: hook/%.c $(BUILD)/ocb.skel.h $(BUILD)/ocb_build_id.h | $(BUILD)
+# ones exist before any object is compiled (order-only: a new BPF object
+# rebuilds only what includes its skeleton).
+$(BUILD)/%.o: hook/%.c | $(BUILD) $(BUILD)/ocb.skel.h $(BUILD)/ocb_build_id.h
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
 -include $(HOOK_OBJS:.o=.d)
