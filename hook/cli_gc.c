@@ -126,24 +126,29 @@ static void gc_container(struct gc_run *run, const struct ocb_entry *e)
 	}
 }
 
+/* Removes the pin directory @path (not with --dry-run) and reports it
+ * as @what in @list. */
+static void remove_dir(struct gc_run *run, json_t *list, const char *what, const char *path)
+{
+	int err = run->dry_run ? 0 : pin_remove_tree(path);
+
+	if (err) {
+		ocb_log_warn("cannot remove %s: %s", path, strerror(-err));
+		run->failed++;
+		return;
+	}
+	report(run, list, what, NULL, path);
+	run->removed++;
+}
+
 static void gc_work_dir(struct gc_run *run, const char *name)
 {
 	char path[PATH_MAX + NAME_MAX + 2];
-	int err;
 
 	if (!pin_work_abandoned(name))
 		return;
 	snprintf(path, sizeof(path), "%s/%s", run->tree->work, name);
-	if (!run->dry_run) {
-		err = pin_remove_tree(path);
-		if (err) {
-			ocb_log_warn("cannot remove %s: %s", path, strerror(-err));
-			run->failed++;
-			return;
-		}
-	}
-	report(run, run->work_dirs, "work directory", NULL, path);
-	run->removed++;
+	remove_dir(run, run->work_dirs, "work directory", path);
 }
 
 static void gc_work_dirs(struct gc_run *run)
@@ -227,7 +232,6 @@ static void gc_programs(struct gc_run *run)
 	char base[PATH_MAX], dir[PATH_MAX + NAME_MAX + 2];
 	struct dirent *de;
 	DIR *d;
-	int err;
 
 	if (progs_dir(run->tree, "", base, sizeof(base)))
 		return;
@@ -237,16 +241,8 @@ static void gc_programs(struct gc_run *run)
 			continue;
 		gc_slots(run, de->d_name);
 		snprintf(dir, sizeof(dir), "%s%s", base, de->d_name);
-		if (!strcmp(de->d_name, progs_build_id()) || progs_version_in_use(dir))
-			continue;
-		err = run->dry_run ? 0 : pin_remove_tree(dir);
-		if (err) {
-			ocb_log_warn("cannot remove %s: %s", dir, strerror(-err));
-			run->failed++;
-			continue;
-		}
-		report(run, run->programs, "programs", NULL, dir);
-		run->removed++;
+		if (strcmp(de->d_name, progs_build_id()) && !progs_version_in_use(dir))
+			remove_dir(run, run->programs, "programs", dir);
 	}
 	if (d)
 		closedir(d);

@@ -6,7 +6,7 @@
  * Layout of <bpffs>/oci-cgroup-bpf-hook-progs/<build id>/: one pin per
  * program (named as the container's links: ingress, egress, ...; a
  * program this kernel refuses, such as lsm_cgroup here, has none), the
- * outer maps c_<map>, `cgslot` and `meta`. The directory is built in a
+ * outer maps c_<map>, `cgslot`, `profiles` and `meta`. The directory is built in a
  * work directory and renamed into place whole, under the shared lock:
  * a directory that exists is complete, and the first containers of a
  * boot, racing, load the object once.
@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "inspect.h"
 #include "kfacts.h"
 #include "log.h"
 #include "ocb.skel.h"
@@ -283,32 +284,21 @@ static int load_locked(const struct pin_tree *t, const char *dir)
 	return err;
 }
 
-static int open_pin(const char *dir, const char *name, int *fd)
-{
-	char path[SHARED_PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	*fd = bpf_obj_get(path);
-	if (*fd < 0)
-		return ocb_err(ocb_errno(), "cannot open %s: %s", path, strerror(errno));
-	return 0;
-}
-
 static int open_maps(struct ocb_shared *s)
 {
 	__u32 zero = 0;
 	int i, fd, err;
 
 	for (i = 0; i < OCB_N_MAPS; i++) {
-		err = open_pin(s->dir, outer_pins[i], &s->outer[i]);
+		err = inspect_open_pin(s->dir, outer_pins[i], &s->outer[i]);
 		if (err)
 			return err;
 	}
-	err = open_pin(s->dir, "cgslot", &s->cgslot);
+	err = inspect_open_pin(s->dir, "cgslot", &s->cgslot);
 	if (!err)
-		err = open_pin(s->dir, "profiles", &s->profiles);
+		err = inspect_open_pin(s->dir, "profiles", &s->profiles);
 	if (!err)
-		err = open_pin(s->dir, "meta", &fd);
+		err = inspect_open_pin(s->dir, "meta", &fd);
 	if (err)
 		return err;
 	err = bpf_map_lookup_elem(fd, &zero, &s->meta) ? ocb_errno() : 0;
@@ -397,7 +387,7 @@ void progs_close(struct ocb_shared *s)
 
 /* ---- a container's maps and slot ---- */
 
-static __u32 map_id(int fd)
+__u32 progs_map_id(int fd)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
@@ -459,8 +449,8 @@ int progs_profile_tries(const struct ocb_shared *s, const struct ocb_policy *p, 
 		err = policy_fill_tries(p, hash, *rules, *ports);
 	if (err)
 		return err;
-	v.rules_id = map_id(*rules);
-	v.ports_id = map_id(*ports);
+	v.rules_id = progs_map_id(*rules);
+	v.ports_id = progs_map_id(*ports);
 	/* Full, or raced by another container of the profile: this one
 	 * keeps its own copy. */
 	if (s->profiles >= 0 && v.rules_id && v.ports_id)
@@ -499,6 +489,22 @@ static int empty_slot(const struct ocb_shared *s, enum ocb_map m, __u32 slot)
 		if (bpf_map_delete_elem(s->outer[m], &k) && errno != ENOENT)
 			return -1;
 	}
+	return 0;
+}
+
+/* Frees @slot: every map's entries, the info entry (its claim) last.
+ * -errno with its message. */
+static int free_slot(const struct ocb_shared *s, __u32 slot)
+{
+	int i;
+
+	for (i = 0; i < OCB_N_MAPS; i++) {
+		if (i != OCB_MAP_INFO && empty_slot(s, i, slot))
+			return ocb_err(ocb_errno(), "cannot empty slot %u's %s: %s", slot,
+				       ocb_map_pins[i], strerror(errno));
+	}
+	if (bpf_map_delete_elem(s->outer[OCB_MAP_INFO], &slot) && errno != ENOENT)
+		return ocb_err(ocb_errno(), "cannot free slot %u: %s", slot, strerror(errno));
 	return 0;
 }
 
@@ -581,8 +587,7 @@ void progs_slot_unpoint(const struct ocb_shared *s, __u64 cgid)
 
 int progs_slot_release(const struct ocb_shared *s, __u32 slot, int info_fd)
 {
-	__u32 id = 0, mine = map_id(info_fd);
-	int i;
+	__u32 id = 0, mine = progs_map_id(info_fd);
 
 	if (!slot || slot >= OCB_MAX_SLOTS)
 		return 0;
@@ -590,20 +595,12 @@ int progs_slot_release(const struct ocb_shared *s, __u32 slot, int info_fd)
 	 * never claimed: nothing of ours to release. */
 	if (bpf_map_lookup_elem(s->outer[OCB_MAP_INFO], &slot, &id) || !mine || id != mine)
 		return 0;
-	for (i = 0; i < OCB_N_MAPS; i++) {
-		if (i != OCB_MAP_INFO && empty_slot(s, i, slot))
-			return ocb_err(ocb_errno(), "cannot empty slot %u's %s: %s", slot,
-				       ocb_map_pins[i], strerror(errno));
-	}
-	/* Last: until now the slot was ours. */
-	if (bpf_map_delete_elem(s->outer[OCB_MAP_INFO], &slot) && errno != ENOENT)
-		return ocb_err(ocb_errno(), "cannot free slot %u: %s", slot, strerror(errno));
-	return 0;
+	return free_slot(s, slot);
 }
 
 /* ---- gc ---- */
 
-static int prog_ids(const char *dir, __u32 *ids, size_t *n)
+static void prog_ids(const char *dir, __u32 *ids, size_t *n)
 {
 	char path[SHARED_PATH_MAX];
 	struct bpf_prog_info info;
@@ -622,7 +619,6 @@ static int prog_ids(const char *dir, __u32 *ids, size_t *n)
 			ids[(*n)++] = info.id;
 		close(fd);
 	}
-	return 0;
 }
 
 bool progs_version_in_use(const char *dir)
@@ -654,6 +650,7 @@ int progs_sweep_slots(const struct ocb_shared *s, const __u32 *live, size_t n_li
 {
 	__u32 slot, id;
 	size_t i;
+	int err;
 
 	*freed = 0;
 	for (slot = 1; slot < OCB_MAX_SLOTS; slot++) {
@@ -664,14 +661,9 @@ int progs_sweep_slots(const struct ocb_shared *s, const __u32 *live, size_t n_li
 		if (i < n_live)
 			continue;
 		(*freed)++;
-		if (dry)
-			continue;
-		for (i = 0; i < OCB_N_MAPS; i++)
-			if (i != OCB_MAP_INFO)
-				empty_slot(s, i, slot);
-		if (bpf_map_delete_elem(s->outer[OCB_MAP_INFO], &slot) && errno != ENOENT)
-			return ocb_err(ocb_errno(), "cannot free slot %u: %s", slot,
-				       strerror(errno));
+		err = dry ? 0 : free_slot(s, slot);
+		if (err)
+			return err;
 	}
 	return 0;
 }
@@ -701,9 +693,4 @@ int progs_sweep_registry(const struct ocb_shared *s, unsigned int *pruned)
 		}
 	}
 	return 0;
-}
-
-__u32 progs_map_id(int fd)
-{
-	return map_id(fd);
 }

@@ -709,7 +709,7 @@ link_ids() {
 # check_attached LABEL ID CG: ID's pins exist, its programs are
 # attached to CG through the pinned links, and nothing else is pinned.
 check_attached() {
-	local label=$1 id=$2 cg=$3 dir want got n info cgid progs=""
+	local label=$1 id=$2 cg=$3 dir want got n info cgid
 	dir=$(pin_dir "$id")
 	cgid=$(cg_id "$cg" 2>/dev/null)
 	T_OUR_CGIDS+="$cgid "
@@ -721,13 +721,11 @@ check_attached() {
 	expect_eq "$label: bpftool cgroup show lists all our programs on the cgroup" "$want" "$got"
 	bpftool -j prog show >"$T_TMP/progs.json" 2>/dev/null
 	for n in "${LINK_NAMES[@]}"; do
-		local info pid got
+		local info got
 		info=$(link_info "$id" "$n")
-		pid=$(jq -r '.prog_id // empty' <<<"$info" 2>/dev/null)
 		got=$(jq -r --slurpfile progs "$T_TMP/progs.json" \
 			'"\(.type) \(.cgroup_id) \(.attach_type) " + ((.prog_id as $p | $progs[0][] | select(.id == $p) | .name) // "?")' \
 			<<<"$info" 2>/dev/null)
-		progs+="$pid "
 		expect_eq "$label: link $n is a cgroup link on the cgroup (id $cgid), ${LINK_ATTACH_TYPE[$n]}, program ocb_$n" \
 			"cgroup $cgid ${LINK_ATTACH_TYPE[$n]} ocb_$n" "$got" "bpftool: $info"
 	done
