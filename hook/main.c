@@ -44,7 +44,7 @@ static const struct verb verbs[] = {
 	  "show ID           everything about one container, read from the kernel",
 	  OCB_SANDBOX_SHOW },
 	{ "gc", cmd_gc,
-	  "gc                remove pins of containers whose cgroup is gone (--dry-run)",
+	  "gc                remove what stopped containers left, unused program builds",
 	  OCB_SANDBOX_GC },
 	{ "check", cmd_check, "check             preflight of this host", OCB_SANDBOX_CHECK },
 };
