@@ -64,7 +64,7 @@ $(BUILD)/ocb.skel.h: $(BUILD)/ocb.bpf.o
 # object, and the loader that sets its read-only data (kernel facts).
 # OCB_BUILD_SALT makes another build of the same sources (the upgrade
 # test runs two builds side by side).
-OCB_LOADER := hook/progs.c hook/kfacts.c hook/kfacts.h
+OCB_LOADER := hook/progs.c hook/slots.c hook/kfacts.c hook/kfacts.h
 $(BUILD)/ocb_build_id.h: $(BUILD)/ocb.bpf.o $(OCB_LOADER)
 	printf '#define OCB_BUILD_ID "%s"\n' \
 		"$$( (cat $^; printf '%s' '$(OCB_BUILD_SALT)') | sha256sum | cut -c1-16)" > $@

@@ -333,16 +333,26 @@ shared_dir() {
 		sort -rn | head -1 | cut -d' ' -f2-
 }
 
-# slots_used: how many container slots are taken (entries of c_info).
-slots_used() {
+# slots_in STATE...: how many container slots are in one of the states
+# (the shared `slots` map: 1 taken; 2 freeing and 3 ready, free slots
+# that keep their maps for the next container).
+slots_in() {
 	local d
 	d=$(shared_dir)
-	if [ -z "$d" ] || [ ! -e "$d/c_info" ]; then
+	if [ -z "$d" ] || [ ! -e "$d/slots" ]; then
 		echo 0
 		return 0
 	fi
-	bpftool -j map dump pinned "$d/c_info" 2>/dev/null |
-		jq '[.[]? | objects | select(has("inner_map_id") or has("value"))] | length'
+	bpftool -j map dump pinned "$d/slots" 2>/dev/null |
+		jq --arg s " $* " '[.[]? | objects | .formatted.value.state as $st | select($s | contains(" \($st) "))] | length'
+}
+
+slots_used() {
+	slots_in 1
+}
+
+slots_pooled() {
+	slots_in 2 3
 }
 
 # Kernel memory as /proc/meminfo sees it (kB): slab + vmalloc + per-cpu.
@@ -594,6 +604,29 @@ none_left() { # KIND "ID ID ..."
 	[ "$(ids_left "$1" "$2")" = 0 ]
 }
 
+# pool_map_ids: "ID ID ...", the maps the shared outer maps hold: the
+# slots' own maps, kept for the next containers, and their tries.
+pool_map_ids() {
+	local d m
+	d=$(shared_dir)
+	[ -n "$d" ] || return 0
+	for m in c_stats c_active c_conf c_info c_rules c_ports; do
+		bpftool -j map dump pinned "$d/$m" 2>/dev/null | jq -r '.[]? | objects
+			| select(.value | type == "array") | .value | reverse
+			| map(ltrimstr("0x") | explode | reduce .[] as $c (0; . * 16 + (if $c >= 97 then $c - 87 else $c - 48 end)))
+			| reduce .[] as $b (0; . * 256 + $b)'
+	done | sort -u | tr '\n' ' '
+}
+
+# not_in "A B C" "B": the ids of the first list not in the second.
+not_in() {
+	local id out=""
+	for id in $1; do
+		[[ " $2 " == *" $id "* ]] || out+="$id "
+	done
+	printf '%s' "$out"
+}
+
 # bpf_counts: how many programs, maps and links the kernel holds (all
 # users of the machine), as JSON.
 bpf_counts() {
@@ -636,17 +669,21 @@ kind_memory() {
 
 # cleanup_check KIND SLOTS0 SHARED0: after every container of KIND is
 # detached: no pin left, none of their maps and links (ids seen while
-# attached) still exists, no cgroup link on their cgroups, the slots
+# attached) still exists but the maps back in the pool of free slots, no cgroup link on their cgroups, the slots
 # taken are as before (SLOTS0), and the shared programs are the one set
 # they were (SHARED0: "ID ID ...", pinned in one build directory), still
 # loaded. The programs stay by design. Prints the fact.
 cleanup_check() {
-	local k=$1 slots0=$2 shared0=$3 ids maps links cgids pins slots shared builds loaded
+	local k=$1 slots0=$2 shared0=$3 ids maps links cgids pins slots shared builds loaded pool pooled
 	ids=$T_TMP/$k-ids.json
 	maps=$(jq -r '.map_ids | map(tostring) | join(" ")' "$ids")
 	links=$(jq -r '.link_ids | map(tostring) | join(" ")' "$ids")
 	cgids=$(jq -r '.cgroup_ids | map(tostring) | join(" ")' "$ids")
-	# Maps and links are freed once their last reference goes (RCU).
+	# A slot's maps stay in the pool for the next container; the
+	# others (and links) are freed once their last reference goes (RCU).
+	pool=$(pool_map_ids)
+	pooled=$(($(wc -w <<<"$maps") - $(not_in "$maps" "$pool" | wc -w)))
+	maps=$(not_in "$maps" "$pool")
 	wait_for 10 none_left map "$maps"
 	wait_for 10 none_left link "$links"
 	# Their directories, and anything staged or trashed (no hook runs now).
@@ -665,8 +702,9 @@ cleanup_check() {
 			 | [.[] | select(.type == "cgroup" and $s[.cgroup_id | tostring])] | length')" \
 		--argjson mc "$(wc -w <<<"$maps")" --argjson lc "$(wc -w <<<"$links")" \
 		--argjson s0 "$slots0" --argjson s1 "$slots" --arg sh0 "$shared0" --arg sh1 "$shared" \
-		--argjson builds "$builds" --argjson loaded "$loaded" '{
-		pins_left: $pins, maps_left: $ml, maps_checked: $mc, links_left: $ll, links_checked: $lc,
+		--argjson builds "$builds" --argjson loaded "$loaded" --argjson pooled "$pooled" \
+		--argjson pool "$(slots_pooled)" '{
+		pins_left: $pins, maps_left: $ml, maps_checked: $mc, maps_pooled: $pooled, slots_pooled: $pool, links_left: $ll, links_checked: $lc,
 		cgroup_links_left: $cl, slots_before: $s0, slots_after: $s1,
 		shared_progs: ($sh0 | split(" ") | length), shared_progs_after: ($sh1 | split(" ") | length),
 		shared_progs_same: ($sh0 == $sh1), shared_progs_loaded: $loaded, shared_builds: $builds}
@@ -748,7 +786,7 @@ bench_scale() {
 	kb2=$(meminfo_kernel_kb)
 	clean=$(cleanup_check s "$slots0" "$shared0" | jq -c --argjson kb "$((kb2 - kb0))" '. + {meminfo_delta_after_kb: $kb}')
 	fact scale_cleanup "$clean"
-	say "  detached all: $(jq -r '"pins left \(.pins_left), maps left \(.maps_left)/\(.maps_checked), links left \(.links_left)/\(.links_checked), slots \(.slots_before) -> \(.slots_after), shared programs \(.shared_progs) -> \(.shared_progs_after) (same: \(.shared_progs_same)), builds \(.shared_builds)"' <<<"$clean")"
+	say "  detached all: $(jq -r '"pins left \(.pins_left), maps left \(.maps_left)/\(.maps_checked) (\(.maps_pooled) back in the pool of \(.slots_pooled) free slots), links left \(.links_left)/\(.links_checked), slots \(.slots_before) -> \(.slots_after), shared programs \(.shared_progs) -> \(.shared_progs_after) (same: \(.shared_progs_same)), builds \(.shared_builds)"' <<<"$clean")"
 }
 
 # ============================================================ 3b. rules
@@ -798,7 +836,7 @@ bench_rules() {
 	kb2=$(meminfo_kernel_kb)
 	clean=$(cleanup_check r "$slots0" "$shared0" | jq -c --argjson kb "$((kb2 - kbz))" '. + {meminfo_delta_after_kb: $kb}')
 	fact rules_cleanup "$clean"
-	say "  detached all: $(jq -r '"pins left \(.pins_left), maps left \(.maps_left)/\(.maps_checked), links left \(.links_left)/\(.links_checked), slots \(.slots_before) -> \(.slots_after), shared programs same: \(.shared_progs_same)"' <<<"$clean")"
+	say "  detached all: $(jq -r '"pins left \(.pins_left), maps left \(.maps_left)/\(.maps_checked) (\(.maps_pooled) back in the pool of \(.slots_pooled) free slots), links left \(.links_left)/\(.links_checked), slots \(.slots_before) -> \(.slots_after), shared programs same: \(.shared_progs_same)"' <<<"$clean")"
 }
 
 # ============================================================= 4. datapath

@@ -123,6 +123,7 @@ struct ocb_map_types {
 	struct ocb_port_key port_key;
 	struct ocb_class class;
 	struct ocb_info info;
+	struct ocb_slot_rec slot_rec;
 };
 
 __noinline int ocb_map_types(struct ocb_map_types *t)

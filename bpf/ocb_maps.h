@@ -178,6 +178,33 @@ struct ocb_cgslot {
 	__u32 pad;
 };
 
+/*
+ * The hook's record of a slot, in the shared `slots` map (memory-mapped by
+ * the hook; the programs never read it). A slot's maps stay in the outer
+ * maps when its container goes, for the next container to reuse: writing
+ * a map-in-map from user space waits for an RCU grace period, writing an
+ * array does not. A released slot is FREEING until a grace period has
+ * passed (no program run that could have found it through its old
+ * cgroup is left), then READY. Element 0 is the header: `seq` the last
+ * release's number, `token` the last number a grace period has passed,
+ * `pid` the highest slot ever given.
+ */
+enum ocb_slot_state {
+	OCB_SLOT_NONE = 0,    /* no maps in the outer maps yet */
+	OCB_SLOT_TAKEN = 1,   /* a container's */
+	OCB_SLOT_FREEING = 2, /* released; waits for a grace period */
+	OCB_SLOT_READY = 3,   /* free, with its maps, for the next container */
+};
+
+struct ocb_slot_rec {
+	__u64 owner;		  /* TAKEN: its container's cgroup id */
+	__u64 token;		  /* TAKEN: its container's attach time (info.attach_time) */
+	__u64 seq;		  /* FREEING: the release's number */
+	__u32 state;		  /* enum ocb_slot_state */
+	__u32 pid;		  /* TAKEN and not yet published: the prestart taking it */
+	__u32 rules_id, ports_id; /* the tries in its bank 0, as last given (a hint) */
+};
+
 /* What the hook recorded at attach time: the one element of `info`. */
 struct ocb_info {
 	__u64 attach_time; /* CLOCK_REALTIME, nanoseconds */

@@ -25,6 +25,7 @@
 #include "pin.h"
 #include "policy.h"
 #include "progs.h"
+#include "slots.h"
 
 /* The one table of link pins (inspect.c and apply.c read it too). */
 const char *const ocb_link_pins[OCB_N_LINKS] = {
@@ -56,6 +57,9 @@ struct attach_run {
 	bool want[N_LINKS];
 	char *cgroup_dir;
 	__u64 cgid;
+	__u64 token; /* its attach time: which attach of the cgroup has the slot */
+	__u32 slot;  /* taken, and not yet given back on a failure */
+	bool published;
 	struct pin_tree tree;
 	char staging[PATH_MAX];
 	int cgroup_fd;
@@ -148,11 +152,10 @@ static int choose_links(struct attach_run *run)
 static int write_info(struct attach_run *run)
 {
 	struct ocb_info info = {};
-	struct timespec now;
 	__u32 zero = 0;
 
-	clock_gettime(CLOCK_REALTIME, &now);
-	info.attach_time = (__u64)now.tv_sec * 1000000000ull + (__u64)now.tv_nsec;
+	info.attach_time = run->token;
+	info.slot = run->slot;
 	info.cgroup_id = run->cgid;
 	snprintf(info.profile, sizeof(info.profile), "%s",
 		 run->opts->profile ? run->opts->profile : "");
@@ -212,7 +215,7 @@ int ocb_release_slot(const struct pin_tree *t, const char *dir)
 {
 	struct ocb_shared shared;
 	struct ocb_info info;
-	int fd = -1, err;
+	int err;
 
 	progs_init(&shared);
 	if (inspect_read_info(dir, &info) || !info.slot) {
@@ -220,9 +223,7 @@ int ocb_release_slot(const struct pin_tree *t, const char *dir)
 		return 0;
 	}
 	info.build[sizeof(info.build) - 1] = '\0';
-	err = inspect_open_pin(dir, ocb_map_pins[OCB_MAP_INFO], &fd);
-	if (!err)
-		err = progs_open_maps(t, info.build, &shared);
+	err = progs_open_maps(t, info.build, &shared);
 	/* Its build's directory is gone (removed by hand): no container can
 	 * take a slot in those maps any more, and they go with the last of
 	 * its links. */
@@ -231,39 +232,58 @@ int ocb_release_slot(const struct pin_tree *t, const char *dir)
 		ocb_log_info("the programs of build %s are no longer pinned; nothing to free",
 			     info.build);
 		progs_close(&shared);
-		if (fd >= 0)
-			close(fd);
 		return 0;
 	}
 	/* Its cgroup first points nowhere: were the slot taken by another
 	 * container before the links go, this one would run its policy. */
 	if (!err)
-		progs_slot_unpoint(&shared, info.cgroup_id);
+		slots_unpoint(&shared, info.cgroup_id);
 	if (!err)
-		err = progs_slot_release(&shared, info.slot, fd);
+		err = slots_release(&shared, info.slot, info.cgroup_id, info.attach_time);
 	progs_close(&shared);
-	if (fd >= 0)
-		close(fd);
 	return err;
 }
 
-/* Takes the container's slot and points its cgroup at it; a failure
- * takes the published pins back: all or nothing. */
+/* Points the container's cgroup at its slot; a failure takes the
+ * published pins back: all or nothing. The slot is the published
+ * container's first: were this hook killed after pointing the cgroup, its
+ * guard must not give back a slot that the cgroup points at. */
 static int give_slot(struct attach_run *run)
 {
 	char dir[PATH_MAX];
-	__u32 slot = 0;
 	int err;
 
-	err = progs_slot_claim(&run->shared, run->cgid, run->maps, &slot);
-	if (!err)
-		err = progs_slot_point(&run->shared, run->cgid, slot);
+	slots_published(&run->shared, run->slot);
+	err = slots_point(&run->shared, run->cgid, run->slot);
 	if (!err)
 		return 0;
 	if (!pin_container_dir(&run->tree, run->opts->id, dir, sizeof(dir))) {
 		ocb_release_slot(&run->tree, dir);
 		pin_retire(&run->tree, run->opts->id);
 	}
+	return err;
+}
+
+/* A slot of the pool, its arrays written for this container. */
+static int take_slot(struct attach_run *run)
+{
+	struct timespec now;
+	int err;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	run->token = (__u64)now.tv_sec * 1000000000ull + (__u64)now.tv_nsec;
+	err = progs_profile_tries(&run->shared, run->opts->policy, &run->maps[OCB_MAP_RULES],
+				  &run->maps[OCB_MAP_PORTS]);
+	if (!err)
+		err = slots_take(&run->shared, run->cgid, run->token, run->maps, &run->slot);
+	if (!err)
+		err = policy_write_maps(run->opts->policy,
+					&(struct policy_maps){
+						.active = run->maps[OCB_MAP_ACTIVE],
+						.conf = run->maps[OCB_MAP_CONF],
+					});
+	if (!err)
+		err = write_info(run);
 	return err;
 }
 
@@ -281,6 +301,9 @@ static void attach_run_cleanup(struct attach_run *run, bool failed)
 	for (i = 0; i < OCB_N_MAPS; i++)
 		if (run->maps[i] >= 0)
 			close(run->maps[i]);
+	/* Taken, never published: back to the pool. */
+	if (failed && run->slot && !run->published)
+		slots_release(&run->shared, run->slot, run->cgid, run->token);
 	progs_close(&run->shared);
 	/* Done with the work directories: the guard lets go of the lock. */
 	guard_release(&run->guard);
@@ -294,13 +317,12 @@ static void attach_run_cleanup(struct attach_run *run, bool failed)
 
 /*
  * The programs are the host's (loaded once, progs.c); the container gets
- * its own maps, links to the programs, and a slot through which the
- * programs find its maps. Published first, given its slot last: until
- * then its programs pass nothing (the container does not run yet).
+ * a slot from the pool (slots.c), whose maps it pins with its links to
+ * the programs. Published first, its cgroup pointed at the slot last:
+ * until then its programs pass nothing (the container does not run yet).
  */
 static int attach_locked(struct attach_run *run)
 {
-	const struct ocb_policy *policy = run->opts->policy;
 	char dir[PATH_MAX];
 	bool stale = false;
 	int err;
@@ -311,14 +333,7 @@ static int attach_locked(struct attach_run *run)
 	if (!err)
 		err = choose_links(run);
 	if (!err)
-		err = progs_create_maps(&run->shared, policy, run->maps);
-	if (!err)
-		err = policy_write_maps(policy, &(struct policy_maps){
-							.active = run->maps[OCB_MAP_ACTIVE],
-							.conf = run->maps[OCB_MAP_CONF],
-						});
-	if (!err)
-		err = write_info(run);
+		err = take_slot(run);
 	if (!err)
 		err = pin_staging_create(&run->tree, run->staging, sizeof(run->staging));
 	if (!err)
@@ -332,10 +347,11 @@ static int attach_locked(struct attach_run *run)
 	}
 	if (!err)
 		err = pin_publish(&run->tree, run->staging, run->opts->id);
-	if (!err)
+	if (!err) {
 		run->staging[0] = '\0';
-	if (!err)
+		run->published = true;
 		err = give_slot(run);
+	}
 	return err;
 }
 

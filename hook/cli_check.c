@@ -33,6 +33,7 @@
 #include "pin.h"
 #include "profile.h"
 #include "progs.h"
+#include "slots.h"
 
 /* BPF links on cgroups (5.7) and their info with the cgroup id (5.8). */
 #define MIN_KERNEL_MAJOR 5
@@ -669,6 +670,23 @@ static void check_config(struct check_run *run)
 	}
 }
 
+/* Loaded: with how many slots taken, and kept free with their maps. */
+static void check_slots(struct check_run *run, const struct pin_tree *t, const char *dir,
+			unsigned int other)
+{
+	unsigned int taken = 0, pooled = 0;
+	struct ocb_shared s;
+
+	if (progs_open_maps(t, progs_build_id(), &s))
+		ocb_err_clear();
+	else
+		slots_count(&s, &taken, &pooled);
+	progs_close(&s);
+	emit(run, "programs", CHECK_PASS, NULL,
+	     "this build's programs are loaded once, at %s (%u other build%s loaded); %u container slot%s taken, %u free with their maps",
+	     dir, other, other == 1 ? "" : "s", taken, taken == 1 ? "" : "s", pooled);
+}
+
 /* The shared programs: loaded once per build by the first container. */
 static void check_programs(struct check_run *run)
 {
@@ -691,9 +709,7 @@ static void check_programs(struct check_run *run)
 	if (d)
 		closedir(d);
 	if (!stat(dir, &st))
-		emit(run, "programs", CHECK_PASS, NULL,
-		     "this build's programs are loaded once, at %s (%u other build%s loaded)", dir,
-		     other, other == 1 ? "" : "s");
+		check_slots(run, &t, dir, other);
 	else
 		emit(run, "programs", CHECK_PASS, NULL,
 		     "this build's programs are not loaded yet: the first container that starts loads them into %s (%u other build%s loaded)",

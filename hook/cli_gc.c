@@ -21,6 +21,7 @@
 #include "log.h"
 #include "pin.h"
 #include "progs.h"
+#include "slots.h"
 #include "state.h"
 
 struct gc_run {
@@ -38,7 +39,9 @@ static void gc_usage(FILE *out)
 		     "'list': the runtime never ran the poststop hook) and the work directories\n"
 		     "of hook processes that died, frees the slots such containers left in\n"
 		     "the shared programs' maps, and unloads program versions of an older\n"
-		     "build that no container uses. Live containers are never touched.\n"
+		     "build that no container uses. Free slots beyond a reserve of 16 give\n"
+		     "their maps back, and the tries of profiles no container uses are\n"
+		     "freed. Live containers are never touched.\n"
 		     "\n"
 		     "  -n, --dry-run  only print what would be removed\n"
 		     "  -j, --json     JSON output\n"
@@ -199,18 +202,23 @@ static void gc_slots(struct gc_run *run, const char *build)
 {
 	struct pin_lock lock = { .fd = -1 };
 	struct ocb_shared s;
-	unsigned int freed = 0, pruned = 0;
+	unsigned int freed = 0, pruned = 0, trimmed = 0, dropped = 0;
 	__u32 *ids = NULL;
 	size_t n;
 
-	if (progs_open_maps(run->tree, build, &s) || pin_lock_slots(&lock)) {
+	if (progs_open_maps(run->tree, build, &s) || progs_open_btf(&s) || pin_lock_slots(&lock)) {
 		ocb_err_clear();
 		progs_close(&s);
 		return;
 	}
 	/* Under the lock: a slot is claimed only after its pins exist. */
 	n = live_info_ids(run, &ids);
-	if (progs_sweep_slots(&s, ids, n, run->dry_run, &freed)) {
+	if (slots_sweep(&s, ids, n, run->dry_run, &freed)) {
+		inspect_tolerate();
+		run->failed++;
+	}
+	if ((!run->dry_run && slots_settle(&s)) ||
+	    slots_trim(&s, run->dry_run, &trimmed, &dropped)) {
 		inspect_tolerate();
 		run->failed++;
 	}
@@ -223,6 +231,15 @@ static void gc_slots(struct gc_run *run, const char *build)
 		printf("%s %u orphaned slot%s of programs %s\n",
 		       run->dry_run ? "would free" : "freed", freed, freed == 1 ? "" : "s", build);
 	run->removed += freed;
+	if (trimmed && !run->json)
+		printf("%s %u free slot%s of programs %s (the pool keeps %u)\n",
+		       run->dry_run ? "would empty" : "emptied", trimmed, trimmed == 1 ? "" : "s",
+		       build, SLOTS_RESERVE);
+	if (dropped && !run->json)
+		printf("%s the tries of profiles no container uses from %u free slot%s of programs %s\n",
+		       run->dry_run ? "would free" : "freed", dropped, dropped == 1 ? "" : "s",
+		       build);
+	run->removed += trimmed + dropped;
 }
 
 /* Program versions no link uses (an older build's, once its containers

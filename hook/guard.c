@@ -33,6 +33,7 @@
 
 #include "guard.h"
 #include "log.h"
+#include "slots.h"
 
 #define GUARD_DONE 'd'
 
@@ -68,13 +69,22 @@ static __attribute__((noreturn)) void guard_run(int fd, pid_t hook, const char *
 						const struct pin_tree *t, struct pin_lock *lock,
 						const char *id)
 {
-	unsigned int removed;
+	unsigned int removed, slots = 0;
 	int failed;
 
 	guard_detach();
 	if (hook_done(fd))
 		_exit(0);
 	failed = pin_sweep_run(t, hook, token, &removed);
+	/* A slot it took and never published goes back to the pool. */
+	if (slots_release_abandoned(t, hook, &slots)) {
+		ocb_log_warn("the hook for container %s (pid %d) died; the slot it took could not be given back: run gc",
+			     id, (int)hook);
+		ocb_err_clear();
+	} else if (slots) {
+		ocb_log_info("the hook for container %s (pid %d) died; gave back the slot it took",
+			     id, (int)hook);
+	}
 	if (failed)
 		ocb_log_warn("the hook for container %s (pid %d) died; %d of its work directories under %s could not be removed: run gc",
 			     id, (int)hook, failed, t->work);

@@ -148,7 +148,7 @@ static int read_active(const struct policy_maps *m, __u32 *gen)
  * grace period (the kernel's maybe_wait_bpf_programs()), after which no
  * program run that began before it is left.
  */
-static int wait_for_programs(void)
+int policy_wait_programs(void)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts);
 	int inner, outer, err = 0;
@@ -195,7 +195,7 @@ int policy_switch(const struct ocb_policy *p, const struct policy_maps *m, int r
 		err = set_active(m, counter + 1);
 	if (err)
 		return err;
-	err = wait_for_programs();
+	err = policy_wait_programs();
 	if (err) {
 		/* The next switch replaces it. */
 		ocb_log_warn("the new policy is live; the old one's tries stay referenced until the next apply (cannot wait for running programs: %s)",

@@ -58,6 +58,9 @@ int policy_write_maps(const struct ocb_policy *p, const struct policy_maps *m);
  * programs, then lets go of the old tries: no instant without a whole
  * policy. */
 int policy_switch(const struct ocb_policy *p, const struct policy_maps *m, int rules, int ports);
+/* Waits until no program run that began before the call is left (an RCU
+ * grace period: the kernel's wait after a map-in-map write). */
+int policy_wait_programs(void);
 void policy_free(struct ocb_policy *p);
 
 #endif

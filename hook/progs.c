@@ -6,8 +6,9 @@
  * Layout of <bpffs>/oci-cgroup-bpf-hook-progs/<build id>/: one pin per
  * program (named as the container's links: ingress, egress, ...; a
  * program this kernel refuses, such as lsm_cgroup here, has none), the
- * outer maps c_<map>, `cgslot`, `profiles` and `meta`. The directory is built in a
- * work directory and renamed into place whole, under the shared lock:
+ * outer maps c_<map>, `cgslot`, `profiles`, `slots` (slots.c) and
+ * `meta`. The directory is built in a work directory and renamed into
+ * place whole, under the shared lock:
  * a directory that exists is complete, and the first containers of a
  * boot, racing, load the object once.
  */
@@ -31,6 +32,7 @@
 #include "policy.h"
 #include "progs.h"
 #include "sha256.h"
+#include "slots.h"
 
 const char *const ocb_map_pins[OCB_N_MAPS] = {
 	[OCB_MAP_STATS] = "stats", [OCB_MAP_ACTIVE] = "active", [OCB_MAP_CONF] = "conf",
@@ -195,6 +197,16 @@ static int write_meta(struct ocb *skel, const char *path)
 
 #define SHARED_PATH_MAX (PATH_MAX + 32)
 
+static int make_slots(struct ocb *skel, const char *path)
+{
+	const struct btf *btf = bpf_object__btf(skel->obj);
+	int k = type_id(btf, "__u32"), v = type_id(btf, "ocb_slot_rec");
+
+	if (k <= 0 || v <= 0)
+		return ocb_err(-ENOENT, "the BPF object's BTF lacks __u32 or ocb_slot_rec");
+	return slots_make(btf__fd(btf), (__u32)k, (__u32)v, path);
+}
+
 /* Compiled profiles by content (policy_hash()): the ids of their tries.
  * Not a reference: the tries go with their last container, and a stale
  * entry is replaced (a map id found again is proved by the tries' name
@@ -250,6 +262,10 @@ static int pin_all(struct ocb *skel, const char *dir)
 	err = write_meta(skel, path);
 	if (err)
 		return err;
+	snprintf(path, sizeof(path), "%s/slots", dir);
+	err = make_slots(skel, path);
+	if (err)
+		return err;
 	snprintf(path, sizeof(path), "%s/profiles", dir);
 	return make_registry(path);
 }
@@ -298,6 +314,8 @@ static int open_maps(struct ocb_shared *s)
 	if (!err)
 		err = inspect_open_pin(s->dir, "profiles", &s->profiles);
 	if (!err)
+		err = slots_open(s);
+	if (!err)
 		err = inspect_open_pin(s->dir, "meta", &fd);
 	if (err)
 		return err;
@@ -320,6 +338,7 @@ void progs_init(struct ocb_shared *s)
 	s->cgslot = -1;
 	s->profiles = -1;
 	s->btf = -1;
+	s->slots = -1;
 }
 
 int progs_open_maps(const struct pin_tree *t, const char *build, struct ocb_shared *s)
@@ -382,6 +401,7 @@ void progs_close(struct ocb_shared *s)
 		close(s->profiles);
 	if (s->btf >= 0)
 		close(s->btf);
+	slots_close(s);
 	progs_init(s);
 }
 
@@ -407,6 +427,16 @@ static int create_map(const struct ocb_shared *s, enum ocb_map i, __u32 max, int
 		return ocb_err(ocb_errno(), "cannot create map %s: %s", ocb_map_pins[i],
 			       strerror(errno));
 	return 0;
+}
+
+int progs_create_map(const struct ocb_shared *s, enum ocb_map m, int *fd)
+{
+	return create_map(s, m, 0, fd);
+}
+
+int progs_create_tries_map(const struct ocb_shared *s, enum ocb_map m, int *fd)
+{
+	return create_map(s, m, 1, fd);
 }
 
 /* The tries of the registry entry for @hash, if they are still there. */
@@ -472,132 +502,6 @@ int progs_create_maps(const struct ocb_shared *s, const struct ocb_policy *p, in
 	return err;
 }
 
-/* A slot's key in an outer map: the tries have one per generation. */
-static __u32 outer_key(enum ocb_map m, __u32 slot, __u32 gen)
-{
-	return m == OCB_MAP_RULES || m == OCB_MAP_PORTS ? OCB_BANK(slot, gen) : slot;
-}
-
-/* Deletes @slot's entries of outer map @m (both generations' tries);
- * -1 with errno on a failure other than "not there". */
-static int empty_slot(const struct ocb_shared *s, enum ocb_map m, __u32 slot)
-{
-	__u32 gen, k;
-
-	for (gen = 0; gen < 2; gen++) {
-		k = outer_key(m, slot, gen);
-		if (bpf_map_delete_elem(s->outer[m], &k) && errno != ENOENT)
-			return -1;
-	}
-	return 0;
-}
-
-/* Frees @slot: every map's entries, the info entry (its claim) last.
- * -errno with its message. */
-static int free_slot(const struct ocb_shared *s, __u32 slot)
-{
-	int i;
-
-	for (i = 0; i < OCB_N_MAPS; i++) {
-		if (i != OCB_MAP_INFO && empty_slot(s, i, slot))
-			return ocb_err(ocb_errno(), "cannot empty slot %u's %s: %s", slot,
-				       ocb_map_pins[i], strerror(errno));
-	}
-	if (bpf_map_delete_elem(s->outer[OCB_MAP_INFO], &slot) && errno != ENOENT)
-		return ocb_err(ocb_errno(), "cannot free slot %u: %s", slot, strerror(errno));
-	return 0;
-}
-
-/* Claims a free slot for @info_fd (c_info[slot] = it): under a lock,
- * probing from a slot the cgroup id picks. Slot 0 is never given. */
-static int claim(const struct ocb_shared *s, __u64 cgid, int info_fd, __u32 *slot)
-{
-	struct pin_lock lock = { .fd = -1 };
-	__u32 i, k, id;
-	int err = pin_lock_slots(&lock);
-
-	for (i = 0; !err && i < OCB_MAX_SLOTS - 1; i++) {
-		k = 1 + (__u32)((cgid + i) % (OCB_MAX_SLOTS - 1));
-		if (!bpf_map_lookup_elem(s->outer[OCB_MAP_INFO], &k, &id))
-			continue;
-		if (errno != ENOENT) {
-			err = ocb_err(ocb_errno(), "cannot read slot %u: %s", k, strerror(errno));
-			break;
-		}
-		if (bpf_map_update_elem(s->outer[OCB_MAP_INFO], &k, &info_fd, BPF_ANY))
-			err = ocb_err(ocb_errno(), "cannot claim slot %u: %s", k, strerror(errno));
-		*slot = k;
-		break;
-	}
-	if (!err && i == OCB_MAX_SLOTS - 1)
-		err = ocb_err(-ENOSPC,
-			      "all %u container slots are taken; run 'oci-cgroup-bpf-hook gc'",
-			      OCB_MAX_SLOTS - 1);
-	pin_unlock_id(&lock, false);
-	return err;
-}
-
-static int record_slot(int info_fd, __u32 slot)
-{
-	struct ocb_info info;
-	__u32 zero = 0;
-
-	if (bpf_map_lookup_elem(info_fd, &zero, &info))
-		return ocb_errno();
-	info.slot = slot;
-	return bpf_map_update_elem(info_fd, &zero, &info, BPF_ANY) ? ocb_errno() : 0;
-}
-
-int progs_slot_claim(const struct ocb_shared *s, __u64 cgid, const int fds[OCB_N_MAPS], __u32 *slot)
-{
-	int i, err = claim(s, cgid, fds[OCB_MAP_INFO], slot);
-
-	/* Recorded first: a detach finds it, whatever follows. */
-	if (!err && record_slot(fds[OCB_MAP_INFO], *slot))
-		err = ocb_err(ocb_errno(), "cannot record slot %u: %s", *slot, strerror(errno));
-	for (i = 0; !err && i < OCB_N_MAPS; i++) {
-		__u32 k = outer_key(i, *slot, 0);
-
-		if (i == OCB_MAP_INFO)
-			continue;
-		if (bpf_map_update_elem(s->outer[i], &k, &fds[i], BPF_ANY))
-			err = ocb_err(ocb_errno(), "cannot give slot %u its %s map: %s", *slot,
-				      ocb_map_pins[i], strerror(errno));
-	}
-	return err;
-}
-
-int progs_slot_point(const struct ocb_shared *s, __u64 cgid, __u32 slot)
-{
-	struct ocb_cgslot v = { .cgid = cgid, .slot = slot };
-
-	if (bpf_map_update_elem(s->cgslot, &cgid, &v, BPF_ANY))
-		return ocb_err(ocb_errno(), "cannot point cgroup %llu at slot %u: %s",
-			       (unsigned long long)cgid, slot, strerror(errno));
-	return 0;
-}
-
-void progs_slot_unpoint(const struct ocb_shared *s, __u64 cgid)
-{
-	struct ocb_cgslot v = { .cgid = cgid };
-
-	/* ENOENT: no program of ours is attached to it any more. */
-	bpf_map_update_elem(s->cgslot, &cgid, &v, BPF_EXIST);
-}
-
-int progs_slot_release(const struct ocb_shared *s, __u32 slot, int info_fd)
-{
-	__u32 id = 0, mine = progs_map_id(info_fd);
-
-	if (!slot || slot >= OCB_MAX_SLOTS)
-		return 0;
-	/* Someone else's since (ours was released before a crash), or
-	 * never claimed: nothing of ours to release. */
-	if (bpf_map_lookup_elem(s->outer[OCB_MAP_INFO], &slot, &id) || !mine || id != mine)
-		return 0;
-	return free_slot(s, slot);
-}
-
 /* ---- gc ---- */
 
 static void prog_ids(const char *dir, __u32 *ids, size_t *n)
@@ -643,29 +547,6 @@ bool progs_version_in_use(const char *dir)
 		close(fd);
 	}
 	return false;
-}
-
-int progs_sweep_slots(const struct ocb_shared *s, const __u32 *live, size_t n_live, bool dry,
-		      unsigned int *freed)
-{
-	__u32 slot, id;
-	size_t i;
-	int err;
-
-	*freed = 0;
-	for (slot = 1; slot < OCB_MAX_SLOTS; slot++) {
-		if (bpf_map_lookup_elem(s->outer[OCB_MAP_INFO], &slot, &id))
-			continue;
-		for (i = 0; i < n_live && live[i] != id; i++)
-			;
-		if (i < n_live)
-			continue;
-		(*freed)++;
-		err = dry ? 0 : free_slot(s, slot);
-		if (err)
-			return err;
-	}
-	return 0;
 }
 
 int progs_sweep_registry(const struct ocb_shared *s, unsigned int *pruned)

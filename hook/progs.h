@@ -10,6 +10,7 @@
 
 struct pin_tree;
 struct ocb_policy;
+struct ocb_slot_rec;
 
 /*
  * The programs, loaded and verified once per host and build of the BPF
@@ -35,6 +36,8 @@ struct ocb_shared {
 	int profiles; /* compiled profiles by content: their tries' ids */
 	int btf;
 	struct ocb_meta meta;
+	int slots; /* the slots' records (slots.c), mapped at @rec */
+	struct ocb_slot_rec *rec;
 };
 
 /* Every fd -1: progs_close() then closes nothing. */
@@ -59,24 +62,14 @@ void progs_close(struct ocb_shared *s);
  * profile if there is one, else new ones, filled and frozen. */
 int progs_profile_tries(const struct ocb_shared *s, const struct ocb_policy *p, int *rules,
 			int *ports);
+/* Creates a map like a container's map @m (its BTF from the object). */
+int progs_create_map(const struct ocb_shared *s, enum ocb_map m, int *fd);
+/* An empty trie like @m (rules or ports), of one entry. */
+int progs_create_tries_map(const struct ocb_shared *s, enum ocb_map m, int *fd);
 /* Creates a container's maps (BTF from the shared object) and finds or
  * makes its profile's tries (progs_profile_tries()); fds[] by enum
  * ocb_map. */
 int progs_create_maps(const struct ocb_shared *s, const struct ocb_policy *p, int fds[OCB_N_MAPS]);
-
-/*
- * Gives the container whose maps are @fds a free slot: its info map
- * claims it (c_info[slot], under a lock), the others follow, and the
- * slot is recorded in its info map. Returns it in @slot.
- */
-int progs_slot_claim(const struct ocb_shared *s, __u64 cgid, const int fds[OCB_N_MAPS],
-		     __u32 *slot);
-/* Points @cgid's attachment at @slot (after its links are attached). */
-int progs_slot_point(const struct ocb_shared *s, __u64 cgid, __u32 slot);
-/* Points @cgid's attachment at no slot (its programs pass nothing). */
-void progs_slot_unpoint(const struct ocb_shared *s, __u64 cgid);
-/* Empties @slot if its info entry is still the map @info_fd. */
-int progs_slot_release(const struct ocb_shared *s, __u32 slot, int info_fd);
 
 /* Forgets the compiled profiles whose tries are gone (their last
  * container stopped). */
@@ -85,10 +78,5 @@ int progs_sweep_registry(const struct ocb_shared *s, unsigned int *pruned);
 __u32 progs_map_id(int fd);
 /* Whether any link (any cgroup's) runs one of the programs in @dir. */
 bool progs_version_in_use(const char *dir);
-/* Empties the slots whose info map is none of @live (map ids): left by
- * a container whose pins went without its detach. Call it under
- * pin_lock_slots(), with @live read under that lock. */
-int progs_sweep_slots(const struct ocb_shared *s, const __u32 *live, size_t n_live, bool dry,
-		      unsigned int *freed);
 
 #endif

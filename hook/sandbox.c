@@ -91,17 +91,16 @@ struct profile {
  * change links: detach only unpins, and the kernel does the rest. */
 static const struct profile profiles[OCB_SANDBOX_COUNT] = {
 	/* LOAD: the first container of a boot loads the shared programs
-	 * (progs.c); DELETE: a stale container's slot is freed. */
+	 * (progs.c); UPDATE_BATCH: a pool of slots that ran dry grows. */
 	[OCB_SANDBOX_ATTACH] = { "attach", SB_LOCKS | SB_PINS | SB_PIDFD | SB_MOUNT | SB_GUARD,
 				 BPF_READ | BPF_LOAD | CMD(BPF_LINK_CREATE) |
-					 CMD(BPF_MAP_DELETE_ELEM) },
+					 CMD(BPF_MAP_UPDATE_BATCH) },
 	/* Reading the info map (and, without it, the links) proves that
 	 * the pins are the detaching container's (detach_owns()); its cgroup
-	 * is pointed at no slot and its slot in the shared maps emptied. */
+	 * is pointed at no slot and its slot given back (slots.c). */
 	[OCB_SANDBOX_DETACH] = { "detach", SB_LOCKS | SB_PINS | SB_KILL0 | SB_GUARD,
 				 CMD(BPF_OBJ_GET) | CMD(BPF_OBJ_GET_INFO_BY_FD) |
-					 CMD(BPF_MAP_LOOKUP_ELEM) | CMD(BPF_MAP_UPDATE_ELEM) |
-					 CMD(BPF_MAP_DELETE_ELEM) },
+					 CMD(BPF_MAP_LOOKUP_ELEM) | CMD(BPF_MAP_UPDATE_ELEM) },
 	/* MAP_CREATE: a map-in-map whose update waits for running programs
 	 * before the old policy is deleted (policy.c). */
 	/* A new profile's tries may have to be made (CREATE, FREEZE) and
@@ -114,8 +113,11 @@ static const struct profile profiles[OCB_SANDBOX_COUNT] = {
 	[OCB_SANDBOX_STATS] = { "stats", 0, BPF_READ },
 	[OCB_SANDBOX_LIST] = { "list", 0, BPF_READ },
 	[OCB_SANDBOX_SHOW] = { "show", 0, BPF_READ },
+	/* CREATE, UPDATE_BATCH: the pool's free slots let go of their maps
+	 * (slots_trim()). */
 	[OCB_SANDBOX_GC] = { "gc", SB_LOCKS | SB_PINS | SB_KILL0,
 			     BPF_READ | CMD(BPF_MAP_UPDATE_ELEM) | CMD(BPF_MAP_DELETE_ELEM) |
+				     CMD(BPF_MAP_CREATE) | CMD(BPF_MAP_UPDATE_BATCH) |
 				     CMD(BPF_MAP_GET_NEXT_ID) | CMD(BPF_LINK_GET_NEXT_ID) |
 				     CMD(BPF_PROG_GET_NEXT_ID) },
 	[OCB_SANDBOX_CHECK] = { "check", SB_PROBE, BPF_READ | BPF_LOAD },

@@ -652,7 +652,7 @@ ocb_progs_on() {
 # Names our object and loader give maps (bpftool shows 15 characters).
 OUR_MAP_NAMES=(stats active conf rules ports info events trace_ctl trace_lost trace_rate
 	flows peers ocb.rodata ocb.bss ocb.data ocb_sync ocb_sync_in ocb_check ocb_meta
-	c_stats c_active c_conf c_rules c_ports c_info cgslot)
+	c_stats c_active c_conf c_rules c_ports c_info cgslot ocb_slots ocb_profiles)
 WORK_DIR=$BPFFS/oci-cgroup-bpf-hook-work
 EVENTS_DIR=$BPFFS/oci-cgroup-bpf-hook-events
 # The programs, loaded once per host and build (hook/progs.c).
@@ -771,6 +771,10 @@ _unexplained() {
 	bpftool -j -f link show >"$T_TMP/links.json" 2>/dev/null || echo '[]' >"$T_TMP/links.json"
 	bpftool -j -f map show >"$T_TMP/maps.json" 2>/dev/null || echo '[]' >"$T_TMP/maps.json"
 	hprogs+=" $(_fd_held prog)" hmaps+=" $(_fd_held map)"
+	# The slots' maps stay in the shared outer maps between containers;
+	# a slot still taken by a container that is gone is seen by
+	# _seen_left (its own maps) and gc (orphaned slots).
+	[ "$1" = maps ] && hmaps+=" $(_pool_index | awk '{ printf "%s ", $1 }')"
 	left=$(jq -rn --slurpfile progs "$T_TMP/progs.json" --slurpfile links "$T_TMP/links.json" \
 		--slurpfile maps "$T_TMP/maps.json" --arg kind "$1" \
 		--arg base " $T_BASE_PROGS " --arg bmaps " $T_BASE_MAPS " --arg blinks " $T_BASE_LINKS " \
@@ -881,13 +885,55 @@ _pinned_objs() {
 	printf '%s' "$out"
 }
 
-_seen_left() { # OBJS ("map:N link:N ..."): prints those that still exist
-	local o out="" maps links
+# jq: a little-endian byte list as bpftool prints it (["0x5a", ...]).
+JQ_LE='def le: reverse | map(ltrimstr("0x") | explode
+	| reduce .[] as $c (0; . * 16 + (if $c >= 97 then $c - 87 else $c - 48 end)))
+	| reduce .[] as $b (0; . * 256 + $b);'
+
+# _pool_index: "MAPID SLOT DIR" for every map a shared programs'
+# directory's outer maps hold (the slots' maps, kept between containers,
+# and their tries), under any bpffs.
+_pool_index() {
+	local id pin
+	bpftool -j -f map show 2>/dev/null | jq -r '.[]? | objects
+		| select((.name // "") | test("^c_(stats|active|conf|info|rules|ports)$"))
+		| select(any(.pinned[]?; contains("/oci-cgroup-bpf-hook-progs/")))
+		| "\(.id) \(.pinned[0])"' |
+		while read -r id pin; do
+			bpftool -j map dump id "$id" 2>/dev/null | jq -r --arg d "${pin%/*}" --arg n "${pin##*/}" \
+				"$JQ_LE"' .[]? | objects | select(.value | type == "array")
+				| "\(.value | le) \(.key | le | if $n == "c_rules" or $n == "c_ports" then (. / 2 | floor) else . end) \($d)"'
+		done
+}
+
+# _slot_state DIR SLOT: the state of a slot (ocb_maps.h: 1 taken, 2
+# freeing, 3 ready), as the shared `slots` map records it.
+_slot_state() {
+	bpftool -j map lookup pinned "$1/slots" key $(printf '0x%02x 0x%02x 0x%02x 0x%02x' \
+		$(($2 & 255)) $((($2 >> 8) & 255)) $((($2 >> 16) & 255)) $((($2 >> 24) & 255))) \
+		2>/dev/null | jq -r '.formatted.value.state // .value.state // "?"'
+}
+
+# _seen_left OBJS ("map:N link:N ..."): prints those that still exist,
+# but for maps back in the pool: in a slot no container has (a slot's
+# maps stay in the outer maps for the next container, slots.c).
+_seen_left() {
+	local o out="" maps links pool="" line slot dir
 	maps=" $(bpftool -j map show 2>/dev/null | jq -r '.[]? | objects | .id' | tr '\n' ' ') "
 	links=" $(bpftool -j link show 2>/dev/null | jq -r '.[]? | objects | .id' | tr '\n' ' ') "
 	for o in $1; do
 		case $o in
-		map:?*) [[ $maps == *" ${o#map:} "* ]] && out+="$o " ;;
+		map:?*)
+			[[ $maps == *" ${o#map:} "* ]] || continue
+			[ -n "$pool" ] || pool=$(_pool_index)
+			line=$(awk -v id="${o#map:}" '$1 == id { print $2, $3; exit }' <<<"$pool")
+			if [ -n "$line" ]; then
+				read -r slot dir <<<"$line"
+				case $(_slot_state "$dir" "$slot") in
+				2 | 3) continue ;;
+				esac
+			fi
+			out+="$o " ;;
 		link:?*) [[ $links == *" ${o#link:} "* ]] && out+="$o " ;;
 		esac
 	done

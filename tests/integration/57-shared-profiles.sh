@@ -1,8 +1,9 @@
 #!/bin/bash
 # Profiles stored once (issue 15): containers whose profiles compile to
 # the same entries share one pair of tries (the `rules` and `ports`
-# maps), frozen so that no one writes them; the last container that
-# uses them frees them; `apply` switches one container to another
+# maps), frozen so that no one writes them; kept by the pool of free
+# slots for the next container until gc frees the tries no container
+# uses; `apply` switches one container to another
 # profile's tries without touching the others.
 . "$(dirname "$0")/../lib.sh"
 test_init
@@ -96,8 +97,15 @@ expect_eq "d still has deny2's tries" "$RA" "$(map_id "$T.d" rules)"
 expect_match "d: 127.0.0.2 still refused" "Operation not permitted" "$(tcp_in "$CG_d" 127.0.0.2)"
 run_hook poststop "$T.d" 0 stopped
 expect_hook_ok "d detaches"
+# Free slots of the pool keep them for the next container of deny2
+# (slots.c) until gc: it frees the tries no container uses.
+expect_eq "deny2's tries stay for the next container of deny2" "there" \
+	"$(bpftool map show id "$RA" >/dev/null 2>&1 && echo there || echo gone)"
+out=$("$HOOK" "${HOOK_ARGS[@]}" gc 2>&1)
+expect_eq "gc" 0 "$?" "$out"
+expect_match "  it says what it freed" "(emptied [1-9][0-9]* free slots?|freed the tries of profiles no container uses from [1-9])" "$out"
 wait_for 5 "! bpftool map show id $RA >/dev/null 2>&1"
-expect_eq "deny2's tries are freed with their last container" "gone gone" \
+expect_eq "gc frees deny2's tries once no container uses them" "gone gone" \
 	"$(bpftool map show id "$RA" >/dev/null 2>&1 && echo there || echo gone) $(bpftool map show id "$PA" >/dev/null 2>&1 && echo there || echo gone)"
 RC=$(map_id "$T.c" rules)
 run_hook poststop "$T.b" 0 stopped

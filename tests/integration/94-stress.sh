@@ -79,7 +79,7 @@ for ((w = 1; w <= WORKERS; w++)); do
 done
 expect_eq "$WORKERS first attaches at once all succeed" "" "$first_fail"
 expect_eq "one build of the programs is loaded" 1 "$(ls "$BPFFS/oci-cgroup-bpf-hook-progs" | wc -l)"
-pinned=$(ls "$BPFFS"/oci-cgroup-bpf-hook-progs/*/ | grep -cvE '^(c_|cgslot|meta|profiles)')
+pinned=$(ls "$BPFFS"/oci-cgroup-bpf-hook-progs/*/ | grep -cvE '^(c_|cgslot|meta|profiles|slots$)')
 new_progs=$(ocb_prog_ids | while read -r p; do [[ $progs_before == *" $p "* ]] || echo "$p"; done |
 	while read -r p; do bpftool -j -f prog show id "$p" 2>/dev/null |
 		jq -r --arg d "$BPFFS/" 'select(any(.pinned[]?; startswith($d))) | .id'; done | wc -l)
