@@ -231,15 +231,15 @@ static void gc_slots(struct gc_run *run, const char *build)
 		printf("%s %u orphaned slot%s of programs %s\n",
 		       run->dry_run ? "would free" : "freed", freed, freed == 1 ? "" : "s", build);
 	run->removed += freed;
+	/* The pool's upkeep, not leftovers: not counted as removed. */
 	if (trimmed && !run->json)
-		printf("%s %u free slot%s of programs %s (the pool keeps %u)\n",
-		       run->dry_run ? "would empty" : "emptied", trimmed, trimmed == 1 ? "" : "s",
-		       build, SLOTS_RESERVE);
+		printf("pool of programs %s: %s the maps of %u free slot%s (it keeps %u for the next containers)\n",
+		       build, run->dry_run ? "would give back" : "gave back", trimmed,
+		       trimmed == 1 ? "" : "s", SLOTS_RESERVE);
 	if (dropped && !run->json)
-		printf("%s the tries of profiles no container uses from %u free slot%s of programs %s\n",
-		       run->dry_run ? "would free" : "freed", dropped, dropped == 1 ? "" : "s",
-		       build);
-	run->removed += trimmed + dropped;
+		printf("pool of programs %s: %s the tries of profiles no container uses (held by %u free slot%s)\n",
+		       build, run->dry_run ? "would free" : "freed", dropped,
+		       dropped == 1 ? "" : "s");
 }
 
 /* Program versions no link uses (an older build's, once its containers

@@ -537,12 +537,15 @@ static bool id_in(__u32 id, const __u32 *ids, size_t n)
 	return false;
 }
 
-/* Whether a bank of free @slot holds tries no taken slot holds. */
+/* Whether a bank of free @slot holds tries no taken slot holds. Not
+ * the stand-ins of an earlier gc (rules_id 0: gc is idempotent). */
 static bool holds_unused(const struct ocb_shared *s, __u32 slot, const __u32 *used, size_t n)
 {
 	__u32 bank, id;
 	int m;
 
+	if (!s->rec[slot].rules_id && !s->rec[slot].ports_id)
+		return false;
 	for (m = OCB_MAP_RULES; m <= OCB_MAP_PORTS; m++)
 		for (bank = OCB_BANK(slot, 0); bank <= OCB_BANK(slot, 1); bank++)
 			if (!bpf_map_lookup_elem(s->outer[m], &bank, &id) && !id_in(id, used, n))

@@ -103,7 +103,7 @@ expect_eq "deny2's tries stay for the next container of deny2" "there" \
 	"$(bpftool map show id "$RA" >/dev/null 2>&1 && echo there || echo gone)"
 out=$("$HOOK" "${HOOK_ARGS[@]}" gc 2>&1)
 expect_eq "gc" 0 "$?" "$out"
-expect_match "  it says what it freed" "(emptied [1-9][0-9]* free slots?|freed the tries of profiles no container uses from [1-9])" "$out"
+expect_match "  it says what it freed" "pool of programs [0-9a-f]+: (gave back the maps of [1-9][0-9]* free slots?|freed the tries of profiles no container uses)" "$out"
 wait_for 5 "! bpftool map show id $RA >/dev/null 2>&1"
 expect_eq "gc frees deny2's tries once no container uses them" "gone gone" \
 	"$(bpftool map show id "$RA" >/dev/null 2>&1 && echo there || echo gone) $(bpftool map show id "$PA" >/dev/null 2>&1 && echo there || echo gone)"
