@@ -316,6 +316,21 @@ static __always_inline struct ocb_conf *live_conf(__u32 slot, __u32 *gen)
 	return bpf_map_lookup_elem(m, &bank);
 }
 
+/*
+ * The live settings of this attachment's container, @gen its generation:
+ * cached in the cgroup's storage (no lookup), else read from its slot's
+ * maps. No slot (0): none, as no map is ever given slot 0 but by the unit
+ * tests.
+ */
+static __always_inline struct ocb_conf *cgroup_conf(struct ocb_cgslot *cs, __u32 *gen)
+{
+	if (cs->cached && cs->slot) {
+		*gen = cs->gen;
+		return &cs->conf;
+	}
+	return live_conf(cs->slot, gen);
+}
+
 /* Who we run for: this attachment's container (see struct cont). */
 static __always_inline struct ocb_conf *container(struct cont *k)
 {
@@ -324,7 +339,7 @@ static __always_inline struct ocb_conf *container(struct cont *k)
 	k->cgid = cs->cgid;
 	k->slot = cs->slot;
 	k->gen = 0;
-	k->c = live_conf(k->slot, &k->gen);
+	k->c = cgroup_conf(cs, &k->gen);
 	return k->c;
 }
 
@@ -344,19 +359,24 @@ struct addr16 {
  * verifier checks it once per program, not once per caller's path. A
  * slot without maps (not yet written by the hook) denies.
  */
-__noinline __u64 decide_rules(__u32 slot, __u32 dir, __u32 proto, __u32 port,
-			      const struct addr16 *remote)
+__noinline __u64 decide_rules(__u32 dir, __u32 proto, __u32 port, const struct addr16 *remote)
 {
 	struct decision d = { .rule = OCB_RULE_FAILSAFE, .verdict = OCB_DENY, .enforce = 1 };
 	struct ocb_rule_key key = {};
 	struct ocb_port_key pkey = {};
 	struct ocb_rule *best, *r;
+	struct ocb_cgslot *cs;
 	struct ocb_class *cls;
 	struct ocb_conf *c;
 	void *rules, *ports;
-	__u32 gen = 0, bank;
+	__u32 gen = 0, bank, slot;
 
-	c = live_conf(slot, &gen);
+	/* Read again (a global function sees only its arguments): an
+	 * `apply` since the caller's read gives the new settings and tries
+	 * together. */
+	cs = bpf_get_local_storage(&cgslot, 0);
+	slot = cs->slot;
+	c = cgroup_conf(cs, &gen);
 	bank = OCB_BANK(slot, gen);
 	rules = bpf_map_lookup_elem(&c_rules, &bank);
 	ports = bpf_map_lookup_elem(&c_ports, &bank);
@@ -402,7 +422,7 @@ out:
 static __always_inline struct decision decide(const struct cont *k, __u8 dir, __u8 proto,
 					      __u16 port, const __u8 remote[16])
 {
-	__u64 v = decide_rules(k->slot, dir, proto, port, (const struct addr16 *)remote);
+	__u64 v = decide_rules(dir, proto, port, (const struct addr16 *)remote);
 	struct decision d = {
 		.rule = (__u32)v,
 		.verdict = (__u8)(v >> 32),

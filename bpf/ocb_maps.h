@@ -172,10 +172,20 @@ struct ocb_active {
  * `apply` fills the other generation's, then switches. */
 #define OCB_BANK(slot, gen) ((slot)*2 + ((gen)&1))
 
+/*
+ * A cgroup's element. The hook writes it whole (the kernel swaps in a new
+ * copy, which a program run sees entirely or not at all): when it points
+ * the cgroup at its slot, and at each `apply`. `cached`: `gen` and `conf`
+ * are the live generation and settings of the slot's `active` and `conf`
+ * maps, which a packet then need not look up. Not cached (a test run's
+ * zeroed storage), the programs read the maps.
+ */
 struct ocb_cgslot {
 	__u64 cgid; /* the cgroup attached to: events, decisions kept with sockets */
 	__u32 slot;
-	__u32 pad;
+	__u32 gen;	      /* cached: the live generation (struct ocb_active) */
+	__u32 cached;	      /* 1: gen and conf are the live ones */
+	struct ocb_conf conf; /* cached: the live settings */
 };
 
 /*

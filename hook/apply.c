@@ -87,7 +87,9 @@ static int switch_policy(const char *dir, const struct pinned_maps *pm, const st
 							   .conf = pm->m.conf,
 							   .rules_outer = s.outer[OCB_MAP_RULES],
 							   .ports_outer = s.outer[OCB_MAP_PORTS],
-							   .slot = info->slot },
+							   .slot = info->slot,
+							   .cgslot = s.cgslot,
+							   .cgid = info->cgroup_id },
 				    rules, ports);
 	/* What show and bpftool read: the live tries. */
 	if (!err && (repin(dir, ocb_map_pins[OCB_MAP_RULES], rules) ||

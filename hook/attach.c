@@ -254,7 +254,7 @@ static int give_slot(struct attach_run *run)
 	int err;
 
 	slots_published(&run->shared, run->slot);
-	err = slots_point(&run->shared, run->cgid, run->slot);
+	err = slots_point(&run->shared, run->opts->policy, run->cgid, run->slot);
 	if (!err)
 		return 0;
 	if (!pin_container_dir(&run->tree, run->opts->id, dir, sizeof(dir))) {

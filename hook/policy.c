@@ -89,22 +89,42 @@ int policy_fill_tries(const struct ocb_policy *p, const unsigned char hash[SHA25
 	return 0;
 }
 
+/* The settings the programs read for @p (none: allow all). */
+static void make_conf(const struct ocb_policy *p, struct ocb_conf *conf)
+{
+	memset(conf, 0, sizeof(*conf));
+	conf->default_verdict[OCB_INGRESS] = OCB_ALLOW;
+	conf->default_verdict[OCB_EGRESS] = OCB_ALLOW;
+	if (!p)
+		return;
+	conf->default_verdict[OCB_INGRESS] = p->default_verdict[OCB_INGRESS];
+	conf->default_verdict[OCB_EGRESS] = p->default_verdict[OCB_EGRESS];
+	conf->mode = p->mode;
+	conf->sockets = p->sockets;
+	conf->trace = p->trace;
+	conf->has_classes = p->n_ports > 0;
+	conf->may_deny = p->may_deny;
+	conf->packet_rate = p->packet_rate;
+}
+
 static int write_conf(const struct ocb_policy *p, int fd, __u32 bank)
 {
-	struct ocb_conf conf = { .default_verdict = { OCB_ALLOW, OCB_ALLOW } };
+	struct ocb_conf conf;
 
-	if (p) {
-		conf.default_verdict[OCB_INGRESS] = p->default_verdict[OCB_INGRESS];
-		conf.default_verdict[OCB_EGRESS] = p->default_verdict[OCB_EGRESS];
-		conf.mode = p->mode;
-		conf.sockets = p->sockets;
-		conf.trace = p->trace;
-		conf.has_classes = p->n_ports > 0;
-		conf.may_deny = p->may_deny;
-		conf.packet_rate = p->packet_rate;
-	}
+	make_conf(p, &conf);
 	if (bpf_map_update_elem(fd, &bank, &conf, BPF_ANY))
 		return ocb_err(ocb_errno(), "cannot write policy settings: %s", strerror(errno));
+	return 0;
+}
+
+int policy_cache(const struct ocb_policy *p, int cgslot, __u64 cgid, __u32 slot, __u32 gen)
+{
+	struct ocb_cgslot v = { .cgid = cgid, .slot = slot, .gen = gen, .cached = 1 };
+
+	make_conf(p, &v.conf);
+	if (bpf_map_update_elem(cgslot, &cgid, &v, BPF_ANY))
+		return ocb_err(ocb_errno(), "cannot point cgroup %llu at slot %u: %s",
+			       (unsigned long long)cgid, slot, strerror(errno));
 	return 0;
 }
 
@@ -193,6 +213,12 @@ int policy_switch(const struct ocb_policy *p, const struct policy_maps *m, int r
 		err = set_tries(m, next, rules, ports);
 	if (!err)
 		err = set_active(m, counter + 1);
+	/* What the programs read: the cgroup's cached copy. */
+	if (!err && m->cgslot > 0) {
+		err = policy_cache(p, m->cgslot, m->cgid, m->slot, counter + 1);
+		if (err)
+			set_active(m, counter);
+	}
 	if (err)
 		return err;
 	err = policy_wait_programs();

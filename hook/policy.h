@@ -38,6 +38,9 @@ struct policy_maps {
 	int active, conf;
 	int rules_outer, ports_outer; /* c_rules, c_ports */
 	__u32 slot;
+	int cgslot; /* the cgroup's cached copy (struct ocb_cgslot); 0 or -1: none
+		     * (libbpf never returns fds 0-2) */
+	__u64 cgid;
 };
 
 /* The tries' capacity for @p (the maps the hook creates). */
@@ -58,6 +61,9 @@ int policy_write_maps(const struct ocb_policy *p, const struct policy_maps *m);
  * programs, then lets go of the old tries: no instant without a whole
  * policy. */
 int policy_switch(const struct ocb_policy *p, const struct policy_maps *m, int rules, int ports);
+/* Points cgroup @cgid at @slot, with @p's settings and generation @gen
+ * as the live ones (struct ocb_cgslot in @cgslot: one write, seen whole). */
+int policy_cache(const struct ocb_policy *p, int cgslot, __u64 cgid, __u32 slot, __u32 gen);
 /* Waits until no program run that began before the call is left (an RCU
  * grace period: the kernel's wait after a map-in-map write). */
 int policy_wait_programs(void);

@@ -374,14 +374,9 @@ void slots_published(const struct ocb_shared *s, __u32 slot)
 	pin_unlock_id(&lock, false);
 }
 
-int slots_point(const struct ocb_shared *s, __u64 cgid, __u32 slot)
+int slots_point(const struct ocb_shared *s, const struct ocb_policy *p, __u64 cgid, __u32 slot)
 {
-	struct ocb_cgslot v = { .cgid = cgid, .slot = slot };
-
-	if (bpf_map_update_elem(s->cgslot, &cgid, &v, BPF_ANY))
-		return ocb_err(ocb_errno(), "cannot point cgroup %llu at slot %u: %s",
-			       (unsigned long long)cgid, slot, strerror(errno));
-	return 0;
+	return policy_cache(p, s->cgslot, cgid, slot, 0);
 }
 
 void slots_unpoint(const struct ocb_shared *s, __u64 cgid)

@@ -9,6 +9,8 @@
 
 #include "progs.h"
 
+struct ocb_policy;
+
 /*
  * A container's slot: where the shared programs find its maps (c_<map>[slot])
  * and its cgroup's `cgslot` element points. Slots keep their maps between
@@ -39,8 +41,9 @@ int slots_take(const struct ocb_shared *s, __u64 cgid, __u64 token, int fds[OCB_
 	       __u32 *slot);
 /* Its container's pins are published: gc now finds it by them. */
 void slots_published(const struct ocb_shared *s, __u32 slot);
-/* Points @cgid's attachment at @slot (after its links are attached). */
-int slots_point(const struct ocb_shared *s, __u64 cgid, __u32 slot);
+/* Points @cgid's attachment at @slot (after its links are attached),
+ * with @p's settings cached for the programs (generation 0). */
+int slots_point(const struct ocb_shared *s, const struct ocb_policy *p, __u64 cgid, __u32 slot);
 /* Points @cgid's attachment at no slot (its programs pass nothing). */
 void slots_unpoint(const struct ocb_shared *s, __u64 cgid);
 /* Gives back @slot if the container of @cgid attached at @token has it. */
