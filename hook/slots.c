@@ -28,6 +28,11 @@
 
 #define REC_BYTES ((size_t)OCB_MAX_SLOTS * sizeof(struct ocb_slot_rec))
 
+/* The ids of a profile's tries: what a slot's bank 0 is compared with. */
+struct tries_ids {
+	__u32 rules, ports;
+};
+
 /* The maps a slot keeps between containers (the tries are the profile's). */
 static const enum ocb_map own_maps[] = { OCB_MAP_STATS, OCB_MAP_ACTIVE, OCB_MAP_CONF,
 					 OCB_MAP_INFO };
@@ -96,7 +101,7 @@ static void promote(const struct ocb_shared *s)
 	}
 }
 
-/* What the pool has for a container of the tries @rules and @ports. */
+/* What the pool has for a container of the tries @want. */
 struct pool_look {
 	__u32 match;	    /* a READY slot with those tries in bank 0, the longest free */
 	__u32 other;	    /* a READY slot with other tries, the longest free */
@@ -105,14 +110,14 @@ struct pool_look {
 	__u32 ready;	    /* READY slots */
 };
 
-static void look(const struct ocb_shared *s, __u32 rules, __u32 ports, struct pool_look *l)
+static void look(const struct ocb_shared *s, const struct tries_ids *want, struct pool_look *l)
 {
 	__u32 i, end = slots_end(s);
 
 	memset(l, 0, sizeof(*l));
 	for (i = 1; i < end; i++) {
 		const struct ocb_slot_rec *r = &s->rec[i];
-		bool match = r->rules_id == rules && r->ports_id == ports;
+		bool match = r->rules_id == want->rules && r->ports_id == want->ports;
 		__u32 *best = match ? &l->match : &l->other;
 
 		if (r->state == OCB_SLOT_FREEING) {
@@ -150,6 +155,13 @@ static int wait_grace(const struct ocb_shared *s, struct pin_lock *lock)
 	return 0;
 }
 
+/* @slot has maps now: the scans reach it. */
+static void mark_given(const struct ocb_shared *s, __u32 slot)
+{
+	if (slot > HDR(s)->pid)
+		HDR(s)->pid = slot;
+}
+
 static void take_rec(const struct ocb_shared *s, __u32 slot, __u64 cgid, __u64 token)
 {
 	struct ocb_slot_rec *r = &s->rec[slot];
@@ -158,8 +170,7 @@ static void take_rec(const struct ocb_shared *s, __u32 slot, __u64 cgid, __u64 t
 	r->token = token;
 	r->pid = (__u32)getpid();
 	r->state = OCB_SLOT_TAKEN;
-	if (slot > HDR(s)->pid)
-		HDR(s)->pid = slot;
+	mark_given(s, slot);
 }
 
 /* Up to SLOTS_GROW slots without maps, probing from one @cgid picks. */
@@ -200,9 +211,10 @@ static int write_outer(int outer, const __u32 *keys, size_t n, const int *fds, i
 	return err;
 }
 
-/* Gives @n new slots (@keys) their maps and the tries @fds holds; they
- * become READY, with those tries in bank 0. */
-static int grow(const struct ocb_shared *s, const __u32 *keys, size_t n, const int fds[OCB_N_MAPS])
+/* Gives @n new slots (@keys) their maps and the tries @fds holds (@ids);
+ * they become READY, with those tries in bank 0. */
+static int grow(const struct ocb_shared *s, const __u32 *keys, size_t n, const int fds[OCB_N_MAPS],
+		const struct tries_ids *ids)
 {
 	int made[N_OWN][SLOTS_GROW];
 	__u32 banks[SLOTS_GROW];
@@ -227,10 +239,9 @@ static int grow(const struct ocb_shared *s, const __u32 *keys, size_t n, const i
 	for (i = 0; !err && i < n; i++) {
 		s->rec[keys[i]].state = OCB_SLOT_READY;
 		s->rec[keys[i]].seq = 0;
-		s->rec[keys[i]].rules_id = progs_map_id(fds[OCB_MAP_RULES]);
-		s->rec[keys[i]].ports_id = progs_map_id(fds[OCB_MAP_PORTS]);
-		if (keys[i] > HDR(s)->pid)
-			HDR(s)->pid = keys[i];
+		s->rec[keys[i]].rules_id = ids->rules;
+		s->rec[keys[i]].ports_id = ids->ports;
+		mark_given(s, keys[i]);
 	}
 	for (j = 0; j < N_OWN; j++)
 		for (i = 0; i < n; i++)
@@ -247,9 +258,8 @@ static int grow(const struct ocb_shared *s, const __u32 *keys, size_t n, const i
  * else a slot with other tries, given these (two waits).
  */
 static int claim(const struct ocb_shared *s, __u64 cgid, __u64 token, const int fds[OCB_N_MAPS],
-		 __u32 *slot)
+		 const struct tries_ids *ids, __u32 *slot)
 {
-	__u32 rules = progs_map_id(fds[OCB_MAP_RULES]), ports = progs_map_id(fds[OCB_MAP_PORTS]);
 	struct pin_lock lock = { .fd = -1 };
 	__u32 keys[SLOTS_GROW];
 	struct pool_look l;
@@ -259,7 +269,7 @@ static int claim(const struct ocb_shared *s, __u64 cgid, __u64 token, const int 
 
 	while (!err) {
 		promote(s);
-		look(s, rules, ports, &l);
+		look(s, ids, &l);
 		*slot = l.match;
 		if (*slot)
 			break;
@@ -271,7 +281,7 @@ static int claim(const struct ocb_shared *s, __u64 cgid, __u64 token, const int 
 		n = l.ready < 2 * SLOTS_GROW || !l.other ? new_slots(s, cgid, keys) : 0;
 		*slot = l.other;
 		if (n)
-			err = grow(s, keys, n, fds);
+			err = grow(s, keys, n, fds, ids);
 		else if (!*slot)
 			err = ocb_err(-ENOSPC,
 				      "all %u container slots are taken; run 'oci-cgroup-bpf-hook gc'",
@@ -300,26 +310,27 @@ static int open_inner(const struct ocb_shared *s, enum ocb_map m, __u32 slot, in
 	return 0;
 }
 
-/* Bank 0 of @slot holds the tries @fds holds (a map-in-map write, and its
- * wait, only where it held others). */
-static int give_tries(const struct ocb_shared *s, __u32 slot, const int fds[OCB_N_MAPS])
+/* Bank 0 of @slot holds the tries @fds holds (@ids; a map-in-map write,
+ * and its wait, only where it held others). */
+static int give_tries(const struct ocb_shared *s, __u32 slot, const int fds[OCB_N_MAPS],
+		      const struct tries_ids *ids)
 {
 	static const enum ocb_map tries[] = { OCB_MAP_RULES, OCB_MAP_PORTS };
-	__u32 bank = OCB_BANK(slot, 0), id, want;
+	const __u32 want[] = { ids->rules, ids->ports };
+	__u32 bank = OCB_BANK(slot, 0), id;
 	size_t i;
 
 	for (i = 0; i < 2; i++) {
 		enum ocb_map m = tries[i];
 
-		want = progs_map_id(fds[m]);
-		if (!bpf_map_lookup_elem(s->outer[m], &bank, &id) && id == want)
+		if (!bpf_map_lookup_elem(s->outer[m], &bank, &id) && id == want[i])
 			continue;
 		if (bpf_map_update_elem(s->outer[m], &bank, &fds[m], BPF_ANY))
 			return ocb_err(ocb_errno(), "cannot give slot %u the profile's %s: %s",
 				       slot, ocb_map_pins[m], strerror(errno));
 	}
-	s->rec[slot].rules_id = progs_map_id(fds[OCB_MAP_RULES]);
-	s->rec[slot].ports_id = progs_map_id(fds[OCB_MAP_PORTS]);
+	s->rec[slot].rules_id = ids->rules;
+	s->rec[slot].ports_id = ids->ports;
 	return 0;
 }
 
@@ -346,16 +357,17 @@ static int reset_stats(int fd)
 int slots_take(const struct ocb_shared *s, __u64 cgid, __u64 token, int fds[OCB_N_MAPS],
 	       __u32 *slot)
 {
+	const struct tries_ids ids = { progs_map_id(fds[OCB_MAP_RULES]),
+				       progs_map_id(fds[OCB_MAP_PORTS]) };
 	size_t i;
 	int err;
 
 	*slot = 0;
-	err = claim(s, cgid, token, fds, slot);
-
+	err = claim(s, cgid, token, fds, &ids, slot);
 	for (i = 0; !err && i < N_OWN; i++)
 		err = open_inner(s, own_maps[i], *slot, &fds[own_maps[i]]);
 	if (!err)
-		err = give_tries(s, *slot, fds);
+		err = give_tries(s, *slot, fds, &ids);
 	if (!err)
 		err = reset_stats(fds[OCB_MAP_STATS]);
 	if (err && *slot)
