@@ -605,17 +605,10 @@ none_left() { # KIND "ID ID ..."
 }
 
 # pool_map_ids: "ID ID ...", the maps the shared outer maps hold: the
-# slots' own maps, kept for the next containers, and their tries.
+# slots' own maps, kept for the next containers, and their tries
+# (tests/lib.sh reads them).
 pool_map_ids() {
-	local d m
-	d=$(shared_dir)
-	[ -n "$d" ] || return 0
-	for m in c_stats c_active c_conf c_info c_rules c_ports; do
-		bpftool -j map dump pinned "$d/$m" 2>/dev/null | jq -r '.[]? | objects
-			| select(.value | type == "array") | .value | reverse
-			| map(ltrimstr("0x") | explode | reduce .[] as $c (0; . * 16 + (if $c >= 97 then $c - 87 else $c - 48 end)))
-			| reduce .[] as $b (0; . * 256 + $b)'
-	done | sort -u | tr '\n' ' '
+	_pool_index | awk '{ print $1 }' | sort -u | tr '\n' ' '
 }
 
 # not_in "A B C" "B": the ids of the first list not in the second.

@@ -692,6 +692,11 @@ declare -A T_SEEN_OBJS=()
 # cgroup ids of cgroups this test attached to.
 T_OUR_CGIDS=" "
 
+# pinned_map_id ID NAME: the id of the map ID pins as NAME, or "none".
+pinned_map_id() {
+	bpftool -j map show pinned "$(pin_dir "$1")/$2" 2>/dev/null | jq -r '.id // "none"'
+}
+
 # link_info ID NAME: `bpftool -j link show pinned` of one pinned link.
 link_info() {
 	bpftool -j link show pinned "$(pin_dir "$1")/$2" 2>/dev/null

@@ -43,16 +43,13 @@ expect_hook_ok "c attaches with deny3"
 run_hook prestart "$T.d" "$P_d" created "$(annot deny2b)"
 expect_hook_ok "d attaches with deny2b"
 
-map_id() { # ID NAME
-	bpftool -j map show pinned "$(pin_dir "$1")/$2" 2>/dev/null | jq -r '.id // "none"'
-}
-RA=$(map_id "$T.a" rules)
-PA=$(map_id "$T.a" ports)
-expect_eq "a and b share their rules trie" "$RA" "$(map_id "$T.b" rules)"
-expect_eq "a and b share their ports trie" "$PA" "$(map_id "$T.b" ports)"
-expect_eq "d's profile compiles to the same entries: the same rules trie" "$RA" "$(map_id "$T.d" rules)"
-expect_ne "c's profile has tries of its own" "$RA" "$(map_id "$T.c" rules)"
-expect_ne "each container has its own counters" "$(map_id "$T.a" stats)" "$(map_id "$T.b" stats)"
+RA=$(pinned_map_id "$T.a" rules)
+PA=$(pinned_map_id "$T.a" ports)
+expect_eq "a and b share their rules trie" "$RA" "$(pinned_map_id "$T.b" rules)"
+expect_eq "a and b share their ports trie" "$PA" "$(pinned_map_id "$T.b" ports)"
+expect_eq "d's profile compiles to the same entries: the same rules trie" "$RA" "$(pinned_map_id "$T.d" rules)"
+expect_ne "c's profile has tries of its own" "$RA" "$(pinned_map_id "$T.c" rules)"
+expect_ne "each container has its own counters" "$(pinned_map_id "$T.a" stats)" "$(pinned_map_id "$T.b" stats)"
 expect_eq "the shared tries are frozen" "1 1" \
 	"$(bpftool -j map show id "$RA" | jq -r .frozen) $(bpftool -j map show id "$PA" | jq -r .frozen)"
 out=$(bpftool map update id "$RA" key hex $(printf '00 %.0s' $(seq 1 28)) value hex 00 00 00 00 00 00 00 00 2>&1)
@@ -71,7 +68,7 @@ run_hook prestart "$T.e" "$P_e" created "$(annot port1)"
 expect_hook_ok "e attaches with port1"
 run_hook prestart "$T.f" "$P_f" created "$(annot port2)"
 expect_hook_ok "f attaches with port2"
-expect_ne "port1 and port2 have tries of their own" "$(map_id "$T.e" ports)" "$(map_id "$T.f" ports)"
+expect_ne "port1 and port2 have tries of their own" "$(pinned_map_id "$T.e" ports)" "$(pinned_map_id "$T.f" ports)"
 expect_match "e: 127.0.0.2:7001 refused" "Operation not permitted" "$(tcp_in "$CG_e" 127.0.0.2)"
 expect_match "f: 127.0.0.2:7001 works" "pong hello" "$(tcp_in "$CG_f" 127.0.0.2)"
 expect_match "f: 127.0.0.2:7002 refused" "Operation not permitted" \
@@ -84,16 +81,16 @@ expect_hook_ok "f detaches"
 # apply: b moves to deny3's tries; a and d keep theirs.
 out=$("$HOOK" "${HOOK_ARGS[@]}" apply "$T.b" deny3 2>&1)
 expect_eq "apply b deny3" 0 "$?" "$out"
-expect_eq "b now runs c's tries" "$(map_id "$T.c" rules)" "$(map_id "$T.b" rules)"
+expect_eq "b now runs c's tries" "$(pinned_map_id "$T.c" rules)" "$(pinned_map_id "$T.b" rules)"
 expect_match "b: 127.0.0.2 works now" "pong hello" "$(tcp_in "$CG_b" 127.0.0.2)"
 expect_match "b: 127.0.0.3 refused now" "Operation not permitted" "$(tcp_in "$CG_b" 127.0.0.3)"
 expect_match "a: 127.0.0.2 still refused" "Operation not permitted" "$(tcp_in "$CG_a" 127.0.0.2)"
-expect_eq "a still runs deny2's tries" "$RA" "$(map_id "$T.a" rules)"
+expect_eq "a still runs deny2's tries" "$RA" "$(pinned_map_id "$T.a" rules)"
 
 # The last user frees them.
 run_hook poststop "$T.a" 0 stopped
 expect_hook_ok "a detaches"
-expect_eq "d still has deny2's tries" "$RA" "$(map_id "$T.d" rules)"
+expect_eq "d still has deny2's tries" "$RA" "$(pinned_map_id "$T.d" rules)"
 expect_match "d: 127.0.0.2 still refused" "Operation not permitted" "$(tcp_in "$CG_d" 127.0.0.2)"
 run_hook poststop "$T.d" 0 stopped
 expect_hook_ok "d detaches"
@@ -107,10 +104,10 @@ expect_match "  it says what it freed" "pool of programs [0-9a-f]+: (gave back t
 wait_for 5 "! bpftool map show id $RA >/dev/null 2>&1"
 expect_eq "gc frees deny2's tries once no container uses them" "gone gone" \
 	"$(bpftool map show id "$RA" >/dev/null 2>&1 && echo there || echo gone) $(bpftool map show id "$PA" >/dev/null 2>&1 && echo there || echo gone)"
-RC=$(map_id "$T.c" rules)
+RC=$(pinned_map_id "$T.c" rules)
 run_hook poststop "$T.b" 0 stopped
 expect_hook_ok "b detaches"
-expect_eq "c keeps deny3's tries" "$RC" "$(map_id "$T.c" rules)"
+expect_eq "c keeps deny3's tries" "$RC" "$(pinned_map_id "$T.c" rules)"
 run_hook poststop "$T.c" 0 stopped
 expect_hook_ok "c detaches"
 for c in a b c d e f; do

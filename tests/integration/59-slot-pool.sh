@@ -23,9 +23,6 @@ start_in_ns_cg P_A "$NS" "$CG_A"
 new_cgroup CG_B b
 start_in_ns_cg P_B "$NS" "$CG_B"
 
-map_id() { # ID NAME
-	bpftool -j map show pinned "$(pin_dir "$1")/$2" 2>/dev/null | jq -r '.id // "none"'
-}
 info_of() { # ID FIELD
 	bpftool -j map dump pinned "$(pin_dir "$1")/info" 2>/dev/null | jq -r --arg f "$2" '.[0].formatted.value[$f] // "none"'
 }
@@ -42,8 +39,8 @@ expect_match "a: 127.0.0.1 works" "pong hello" "$(tcp_in "$CG_A" 127.0.0.1)"
 expect_match "a: 127.0.0.2 refused" "Operation not permitted" "$(tcp_in "$CG_A" 127.0.0.2)"
 expect_gt "a: its counters moved" "$(stat_sum "$T.a" connects_allowed)" 0
 expect_gt "a: its denials counted" "$(stat_sum "$T.a" connects_denied)" 0
-STATS_A=$(map_id "$T.a" stats)
-INFO_A=$(map_id "$T.a" info)
+STATS_A=$(pinned_map_id "$T.a" stats)
+INFO_A=$(pinned_map_id "$T.a" info)
 SLOT_A=$(info_of "$T.a" slot)
 BUILD_A=$(info_of "$T.a" build)
 run_hook poststop "$T.a" 0 stopped
@@ -59,7 +56,7 @@ reused=
 for ((i = 0; i < 40; i++)); do
 	run_hook prestart "$T.b$i" "$P_B" created "$annot"
 	expect_hook_ok "b$i attaches" || break
-	if [ "$(map_id "$T.b$i" stats)" = "$STATS_A" ]; then
+	if [ "$(pinned_map_id "$T.b$i" stats)" = "$STATS_A" ]; then
 		reused=$T.b$i
 		break
 	fi
@@ -70,7 +67,7 @@ if [ -z "$reused" ]; then
 	not_ok "a later container takes a's slot over" "40 containers later, none had stats map $STATS_A"
 else
 	ok "a later container ($reused) takes a's slot over: its stats map $STATS_A"
-	expect_eq "  and its info map" "$INFO_A" "$(map_id "$reused" info)"
+	expect_eq "  and its info map" "$INFO_A" "$(pinned_map_id "$reused" info)"
 	expect_eq "  its slot is a's" "$SLOT_A" "$(info_of "$reused" slot)"
 	expect_eq "  the slot is taken" 1 "$(_slot_state "$PROGS_DIR/$BUILD_A" "$SLOT_A")"
 	for f in "${busy_fields[@]}"; do
