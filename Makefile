@@ -13,17 +13,22 @@ LLVM_STRIP ?= llvm-strip
 BPFTOOL    ?= bpftool
 PKG_CONFIG ?= pkg-config
 ARCH       := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
-MULTIARCH  := $(shell $(CC) -dumpmachine)
+# Lazy, as the libraries below: a fresh machine may have no compiler yet.
+MULTIARCH   = $(eval MULTIARCH := $$(shell $(CC) -dumpmachine))$(MULTIARCH)
 
 LIBS       := libbpf jansson libseccomp
 # CFLAGS, CPPFLAGS and LDFLAGS are the builder's (packagers pass their
 # hardening flags there); what the build needs is in OCB_CFLAGS.
 CFLAGS     ?= -O2 -g
-OCB_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -DOCB_VERSION='"$(VERSION)"' \
-	      -Ihook -Ibpf -I$(BUILD) $(shell $(PKG_CONFIG) --cflags $(LIBS))
+# Asked of pkg-config when a recipe first needs them, not when make reads
+# this file: `make check` and `make demo` install the libraries first (deps).
+PKG_CFLAGS  = $(eval PKG_CFLAGS := $$(shell $(PKG_CONFIG) --cflags $(LIBS)))$(PKG_CFLAGS)
+PKG_LIBS    = $(eval PKG_LIBS := $$(shell $(PKG_CONFIG) --libs $(LIBS)))$(PKG_LIBS)
+OCB_CFLAGS  = -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -DOCB_VERSION='"$(VERSION)"' \
+	      -Ihook -Ibpf -I$(BUILD) $(PKG_CFLAGS)
 ALL_CFLAGS  = $(OCB_CFLAGS) $(CPPFLAGS) $(CFLAGS)
-LDLIBS     += $(shell $(PKG_CONFIG) --libs $(LIBS))
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I/usr/include/$(MULTIARCH) -Ibpf \
+LDLIBS     += $(PKG_LIBS)
+BPF_CFLAGS  = -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I/usr/include/$(MULTIARCH) -Ibpf \
 	      -Wall -Werror
 
 ifeq ($(SANITIZE),1)

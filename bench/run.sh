@@ -166,6 +166,9 @@ profile_file() { # NAME JSON
 	printf '%s\n' "$2" >"$CFG/profiles/$1.json" && chmod 644 "$CFG/profiles/$1.json"
 }
 profile_file allow '{"description": "allow-all: no rules"}'
+# A profile of its own for the hook section's "last" variant: no other
+# container uses it, so its prestart compiles it and its poststop frees it.
+profile_file last '{"description": "one container at a time", "egress": {"default": "allow", "deny": ["127.0.0.9"]}}'
 for n in "${RULE_COUNTS[@]}"; do
 	head -n "$n" "$T_TMP/prefixes.txt" | jq -R . | jq -s --arg d "$n random prefixes denied" \
 		'{description: $d, egress: {default: "allow", deny: .}}' >"$CFG/profiles/r$n.json" &&
@@ -384,25 +387,31 @@ kmem_growth() {
 
 bench_start() {
 	local v bundle r order t rc hooks log
-	say "container start: runc run of busybox 'true': no hooks, floor hooks, our hooks ($START_ROUNDS rounds)"
+	say "container start: runc run of busybox 'true': no hooks, floor hooks, our hooks (another container of the profile runs), our hooks on a profile no other container uses ($START_ROUNDS rounds)"
 	ensure_rootfs
 	_runc_defer_cleanup
 	local -A BUNDLE=()
-	for v in none floor ours; do
+	# The resident: another container of the default (no) profile, as on
+	# a node that runs many. "ours-alone" runs profile "last", which no
+	# other container uses: its prestart compiles it, its poststop frees it.
+	new_cgroup res start-res
+	attach_container "$T-start-res" "$res"
+	for v in none floor ours ours-alone; do
 		case $v in
 		none) hooks='{}' ;;
 		floor) hooks=$(jq -nc --arg p "$FLOOR" '{
 				prestart: [{path: $p, args: ["floor-hook", "prestart"], timeout: 30}],
 				poststop: [{path: $p, args: ["floor-hook", "poststop"], timeout: 30}]}') ;;
-		ours) hooks=$(jq -nc --arg p "$HOOK" --argjson a "$(printf '%s\n' "${HOOK_ARGS[@]}" | jq -R . | jq -sc .)" '{
+		ours | ours-alone) hooks=$(jq -nc --arg p "$HOOK" --argjson a "$(printf '%s\n' "${HOOK_ARGS[@]}" | jq -R . | jq -sc .)" '{
 				prestart: [{path: $p, args: (["oci-cgroup-bpf-hook"] + $a + ["prestart"]), timeout: 30}],
 				poststop: [{path: $p, args: (["oci-cgroup-bpf-hook"] + $a + ["poststop"]), timeout: 30}]}') ;;
 		esac
 		bundle=$T_TMP/bundle-start-$v
 		mkdir -p "$bundle" && (cd "$bundle" && runc spec) || bail "runc spec"
 		jq --arg rootfs "$ROOTFS" --arg cg "/$T-start-$v" --arg netns "$NETNS_DIR/$NS" \
-			--argjson hooks "$hooks" '
+			--argjson hooks "$hooks" --arg v "$v" '
 			.process.args = ["true"] | .process.terminal = false | del(.process.rlimits)
+			| if $v == "ours-alone" then .annotations = {"oci-cgroup-bpf-hook/profile": "last"} else . end
 			| .root = {path: $rootfs, readonly: true} | .hostname = "bench"
 			| .linux.cgroupsPath = $cg
 			| .linux.namespaces |= map(if .type == "network" then .path = $netns else . end)
@@ -415,7 +424,7 @@ bench_start() {
 	log=$T_TMP/runc-start.log
 	# Round 0 warms the caches and is not recorded.
 	for ((r = 0; r <= START_ROUNDS; r++)); do
-		mapfile -t order < <(rotated "$r" none floor ours)
+		mapfile -t order < <(rotated "$r" none floor ours ours-alone)
 		for v in "${order[@]}"; do
 			timed t trunc run --bundle "${BUNDLE[$v]}" "$T-start-$v" </dev/null >"$log" 2>&1
 			rc=$?
@@ -441,22 +450,31 @@ hook_cold() { # STAGE STATEFILE
 }
 
 bench_hook() {
-	local cg pid r v order t st stage big="ours-$((MAX_RULES / 1000))k"
-	say "hook alone: prestart and poststop against the floor hook, default and $MAX_RULES-rule profile, and the first container on a fresh bpffs ($HOOK_ROUNDS rounds)"
+	local cg pid r v order t st stage big="ours-$((MAX_RULES / 1000))k" res
+	say "hook alone: prestart and poststop against the floor hook, default and $MAX_RULES-rule profile (another container of each runs), a profile's only container, and the first container on a fresh bpffs ($HOOK_ROUNDS rounds)"
+	# Residents: another container of the default and of the big
+	# profile, as on a node that runs many of one profile. Without one,
+	# each round's container is its profile's first and last ("last").
+	new_cgroup res hook-res
+	attach_container "$T-hk-res" "$res"
+	new_cgroup res hook-res-big
+	attach_container "$T-hk-res-big" "$res" "r$MAX_RULES"
 	new_cgroup cg hook
 	sleeper pid "$cg"
 	state_file "$T_TMP/hk-ours.json" "$T-hk-default" "$pid"
 	state_file "$T_TMP/hk-$big.json" "$T-hk-r$MAX_RULES" "$pid" "r$MAX_RULES"
+	state_file "$T_TMP/hk-last.json" "$T-hk-last" "$pid" last
 	state_file "$T_TMP/hk-cold.json" "$T-hk-cold" "$pid"
 	cp "$T_TMP/hk-ours.json" "$T_TMP/hk-floor.json"
 	defer_detach "$T-hk-default"
 	defer_detach "$T-hk-r$MAX_RULES"
+	defer_detach "$T-hk-last"
 	# Unmounting drops the cold variant's pins, links and programs.
 	defer "mountpoint -q '$COLD_BPFFS' && umount '$COLD_BPFFS'; rmdir '$COLD_BPFFS' 2>/dev/null; rm -f '$LOCK_DIR/$T-hk-cold'"
 	mkdir -p "$COLD_BPFFS" || bail "create $COLD_BPFFS"
 	# Round 0 warms the caches and is not recorded.
 	for ((r = 0; r <= HOOK_ROUNDS; r++)); do
-		mapfile -t order < <(rotated "$r" floor ours "$big" cold)
+		mapfile -t order < <(rotated "$r" floor ours "$big" last cold)
 		for v in "${order[@]}"; do
 			st=$T_TMP/hk-$v.json
 			[ "$v" = cold ] && { mount -t bpf -o mode=0700 bpffs "$COLD_BPFFS" || bail "mount a private bpffs at $COLD_BPFFS"; }

@@ -207,12 +207,15 @@ enum ocb_slot_state {
 };
 
 struct ocb_slot_rec {
-	__u64 owner;		  /* TAKEN: its container's cgroup id */
-	__u64 token;		  /* TAKEN: its container's attach time (info.attach_time) */
-	__u64 seq;		  /* FREEING: the release's number */
-	__u32 state;		  /* enum ocb_slot_state */
-	__u32 pid;		  /* TAKEN and not yet published: the prestart taking it */
-	__u32 rules_id, ports_id; /* the tries in its bank 0, as last given (a hint) */
+	__u64 owner; /* TAKEN: its container's cgroup id */
+	__u64 token; /* TAKEN: its container's attach time (info.attach_time) */
+	__u64 seq;   /* FREEING: the release's number */
+	__u32 state; /* enum ocb_slot_state */
+	__u32 pid;   /* TAKEN and not yet published: the prestart taking it */
+	/* The tries in its banks 0 and 1, as last written or read (gc
+	 * reads them again): what tells a profile no container uses. */
+	__u32 rules_id, ports_id;
+	__u32 rules1_id, ports1_id;
 };
 
 /* What the hook recorded at attach time: the one element of `info`. */

@@ -17,6 +17,7 @@
 #include "policy.h"
 #include "privnet.h"
 #include "progs.h"
+#include "slots.h"
 
 struct pinned_maps {
 	struct pinned_policy m;
@@ -56,6 +57,20 @@ static int repin(const char *dir, const char *name, int fd)
 	return 0;
 }
 
+/* The switch is made: a failure to free what no container uses any
+ * more is a warning (gc frees it), not a failed apply. */
+static int let_go(const struct ocb_shared *s, const char *id)
+{
+	unsigned int dropped;
+
+	if (slots_let_go(s, &dropped)) {
+		ocb_log_warn("container %s: the policy is applied, but the tries no container uses any more are not freed (%s); run gc",
+			     id, ocb_err_msg());
+		ocb_err_clear();
+	}
+	return 0;
+}
+
 /*
  * The container's slot, from its info, in the shared maps of the
  * programs it was attached with: the new profile's tries (shared, or
@@ -91,6 +106,11 @@ static int switch_policy(const char *dir, const struct pinned_maps *pm, const st
 							   .cgslot = s.cgslot,
 							   .cgid = info->cgroup_id },
 				    rules, ports);
+	/* The pool's record of what the slot holds; the old profile's
+	 * tries go if this container was their last user. */
+	slots_note(&s, info->slot);
+	if (!err && !o->keep_unused)
+		err = let_go(&s, o->id);
 	/* What show and bpftool read: the live tries. */
 	if (!err && (repin(dir, ocb_map_pins[OCB_MAP_RULES], rules) ||
 		     repin(dir, ocb_map_pins[OCB_MAP_PORTS], ports)))

@@ -13,6 +13,7 @@ struct apply_opts {
 	const char *profile;		 /* its name */
 	const char *config_dir;		 /* for messages */
 	bool privileged_warn;		 /* "privileged_network": "warn" */
+	bool keep_unused;		 /* "unused_profiles": "keep" */
 };
 
 /* Switches a running container to @o->policy, atomically, unless its

@@ -211,8 +211,9 @@ static int attach_and_pin(struct attach_run *run)
 	return 0;
 }
 
-int ocb_release_slot(const struct pin_tree *t, const char *dir)
+int ocb_release_slot(const struct pin_tree *t, const char *dir, bool let_go)
 {
+	unsigned int dropped = 0;
 	struct ocb_shared shared;
 	struct ocb_info info;
 	int err;
@@ -240,6 +241,13 @@ int ocb_release_slot(const struct pin_tree *t, const char *dir)
 		slots_unpoint(&shared, info.cgroup_id);
 	if (!err)
 		err = slots_release(&shared, info.slot, info.cgroup_id, info.attach_time);
+	if (!err && let_go)
+		err = progs_open_btf(&shared);
+	if (!err && let_go)
+		err = slots_let_go(&shared, &dropped);
+	if (dropped)
+		ocb_log_info("profile %.*s: no container uses it any more; its compiled rules are freed",
+			     (int)sizeof(info.profile), info.profile);
 	progs_close(&shared);
 	return err;
 }
@@ -258,7 +266,7 @@ static int give_slot(struct attach_run *run)
 	if (!err)
 		return 0;
 	if (!pin_container_dir(&run->tree, run->opts->id, dir, sizeof(dir))) {
-		ocb_release_slot(&run->tree, dir);
+		ocb_release_slot(&run->tree, dir, false);
 		pin_retire(&run->tree, run->opts->id);
 	}
 	return err;
@@ -341,7 +349,7 @@ static int attach_locked(struct attach_run *run)
 	if (!err && stale) {
 		err = pin_container_dir(&run->tree, run->opts->id, dir, sizeof(dir));
 		if (!err)
-			err = ocb_release_slot(&run->tree, dir);
+			err = ocb_release_slot(&run->tree, dir, false);
 		if (!err)
 			err = pin_retire(&run->tree, run->opts->id);
 	}
@@ -490,7 +498,7 @@ static bool detach_owns(const char *dir, const char *id, const char *bundle)
 	return false;
 }
 
-int ocb_detach(const char *bpffs, const char *id, const char *bundle)
+int ocb_detach(const char *bpffs, const char *id, const char *bundle, bool let_go)
 {
 	struct pin_lock lock = { .fd = -1 };
 	struct guard guard = GUARD_INIT;
@@ -518,7 +526,7 @@ int ocb_detach(const char *bpffs, const char *id, const char *bundle)
 		/* The slot first: killed between the two, a second poststop
 		 * finds the pins and frees nothing that is not its own. */
 		if (ours && had)
-			err = ocb_release_slot(&tree, dir);
+			err = ocb_release_slot(&tree, dir, let_go);
 		if (ours && !err)
 			err = pin_retire(&tree, id);
 		if (!err && had && ours)

@@ -2,6 +2,7 @@
 #ifndef OCB_ATTACH_H
 #define OCB_ATTACH_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 struct ocb_policy;
@@ -56,12 +57,15 @@ int ocb_attach(const struct attach_opts *opts);
  * are unique only within one runtime's state directory, so the pins are
  * left alone unless they are proven to be @bundle's container's and its
  * cgroup is gone or empty (a twin's poststop runs while the owner runs).
+ * @let_go: ocb_release_slot()'s.
  */
-int ocb_detach(const char *bpffs, const char *id, const char *bundle);
+int ocb_detach(const char *bpffs, const char *id, const char *bundle, bool let_go);
 /*
  * Frees the slot of the container pinned in @dir, if it still holds one:
  * its programs then find no maps and pass nothing until its links go.
+ * With @let_go, the compiled profiles no container uses any more go too
+ * (its own, if it was the profile's last container): slots_let_go().
  */
-int ocb_release_slot(const struct pin_tree *t, const char *dir);
+int ocb_release_slot(const struct pin_tree *t, const char *dir, bool let_go);
 
 #endif

@@ -15,6 +15,18 @@ static int usage_error(const struct cli_spec *spec, const char *what)
 	return CLI_USAGE;
 }
 
+/* After getopt_long() returned '?' (opterr 0): the option it refused. */
+const char *cli_bad_option(char **argv)
+{
+	static char short_opt[3] = "-?";
+
+	if (optopt) {
+		short_opt[1] = (char)optopt;
+		return short_opt;
+	}
+	return argv[optind - 1];
+}
+
 static int check_operands(const struct cli_spec *spec, int n)
 {
 	if (n < spec->min_args || (spec->max_args >= 0 && n > spec->max_args)) {
@@ -48,6 +60,7 @@ int cli_parse(const struct cli_ctx *ctx, const struct cli_spec *spec, int argc, 
 	}
 	*json = ctx->json;
 	optind = 1;
+	opterr = 0; /* one line, ours */
 	while ((c = getopt_long(argc, argv, shorts, opts, NULL)) != -1) {
 		if (c == 'j') {
 			*json = true;
@@ -59,8 +72,12 @@ int cli_parse(const struct cli_ctx *ctx, const struct cli_spec *spec, int argc, 
 		} else {
 			for (i = 0; i < n && spec->flags[i].short_name != c; i++)
 				;
-			if (i == n)
-				return usage_error(spec, "unknown option");
+			if (i == n) {
+				fprintf(stderr,
+					OCB_NAME " %s: unknown option '%s'; see '%s --help'\n",
+					spec->verb, cli_bad_option(argv), spec->verb);
+				return CLI_USAGE;
+			}
 			*spec->flags[i].value = true;
 		}
 	}

@@ -41,6 +41,9 @@ struct cli_spec {
  * *first is the index of the first operand. Returns 0, CLI_HELP_SHOWN or
  * CLI_USAGE (after printing what was wrong).
  */
+/* After getopt_long() returned '?' with opterr 0: the option it refused,
+ * as written. */
+const char *cli_bad_option(char **argv);
 int cli_parse(const struct cli_ctx *ctx, const struct cli_spec *spec, int argc, char **argv,
 	      bool *json, int *first);
 

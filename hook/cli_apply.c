@@ -11,6 +11,7 @@
 #include "log.h"
 #include "pin.h"
 #include "policy.h"
+#include "profile.h"
 
 static void apply_usage(FILE *out)
 {
@@ -18,9 +19,12 @@ static void apply_usage(FILE *out)
 		     "\n"
 		     "Switches a running container to another installed profile, atomically:\n"
 		     "the new rules are loaded beside the live ones and take over with one\n"
-		     "write. The checks of container start apply (allowed_profiles, file\n"
-		     "ownership and modes, privileged_network on the capabilities recorded\n"
-		     "at start). ID may be a unique prefix.\n");
+		     "write. The profile may be any installed one (allowed_profiles limits\n"
+		     "what an annotation picks, not what root applies); the checks of file\n"
+		     "ownership and modes and privileged_network (on the capabilities\n"
+		     "recorded at start) apply. The profile holds until the container stops:\n"
+		     "a restart starts it with the profile its annotation (or default_profile)\n"
+		     "picks. ID may be a unique prefix.\n");
 }
 
 int cmd_apply(const struct cli_ctx *ctx, int argc, char **argv)
@@ -43,7 +47,12 @@ int cmd_apply(const struct cli_ctx *ctx, int argc, char **argv)
 	err = config_load(ctx->config_dir, &cfg);
 	if (err)
 		return err;
-	err = config_select_profile(&cfg, argv[first + 1], &name);
+	/* Root's choice: allowed_profiles is for annotations. */
+	name = argv[first + 1];
+	if (!profile_name_valid(name))
+		err = ocb_err(-EINVAL,
+			      "'%s' is not a profile name ([a-z0-9][a-z0-9._-]{0,62}); 'ls %s/profiles' lists the installed ones",
+			      name, ctx->config_dir);
 	if (!err)
 		err = config_load_policy(ctx->config_dir, name, &pol);
 	if (!err)
@@ -56,9 +65,11 @@ int cmd_apply(const struct cli_ctx *ctx, int argc, char **argv)
 						      .policy = pol,
 						      .profile = name,
 						      .config_dir = ctx->config_dir,
-						      .privileged_warn = cfg.privileged_warn });
+						      .privileged_warn = cfg.privileged_warn,
+						      .keep_unused = cfg.keep_unused });
 	if (!err)
-		printf("%s: profile %s applied\n", entry->id, name);
+		printf("%s: profile %s applied until the container stops (a restart starts it with the profile its annotation or default_profile picks)\n",
+		       entry->id, name);
 	inspect_entries_free(&entries);
 	policy_free(pol);
 	config_free(&cfg);

@@ -82,7 +82,7 @@ static int remove_locked(struct gc_run *run, const struct ocb_entry *e)
 
 	if (stat(e->dir, &st) || inspect_liveness(e->dir, &cgid) != OCB_STALE)
 		return 0;
-	err = ocb_release_slot(run->tree, e->dir);
+	err = ocb_release_slot(run->tree, e->dir, false);
 	if (!err)
 		err = pin_retire(run->tree, e->id);
 	if (err)

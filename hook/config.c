@@ -142,17 +142,24 @@ static int parse_allowed(json_t *v, const char *origin, struct ocb_config *cfg)
 	return 0;
 }
 
-/* "refuse" (the default of every such key) or @other: *out says which. */
-static int parse_choice(json_t *v, const char *origin, const char *key, const char *other,
-			bool *out)
+/* @dflt (the key's default) or @other: *out says whether @other. */
+static int parse_one_of(json_t *v, const char *origin, const char *key, const char *dflt,
+			const char *other, bool *out)
 {
 	const char *s = json_is_string(v) ? json_string_value(v) : "";
 
-	if (strcmp(s, "refuse") && strcmp(s, other))
-		return ocb_err(-EINVAL, "%s: \"%s\" must be \"refuse\" or \"%s\"", origin, key,
+	if (strcmp(s, dflt) && strcmp(s, other))
+		return ocb_err(-EINVAL, "%s: \"%s\" must be \"%s\" or \"%s\"", origin, key, dflt,
 			       other);
 	*out = !strcmp(s, other);
 	return 0;
+}
+
+/* "refuse" (the default of every such key) or @other. */
+static int parse_choice(json_t *v, const char *origin, const char *key, const char *other,
+			bool *out)
+{
+	return parse_one_of(v, origin, key, "refuse", other, out);
 }
 
 static int parse_config(json_t *root, const char *origin, struct ocb_config *cfg)
@@ -178,9 +185,11 @@ static int parse_config(json_t *root, const char *origin, struct ocb_config *cfg
 			err = parse_choice(v, origin, key, "allow", &cfg->on_error_allow);
 		} else if (!strcmp(key, "privileged_network")) {
 			err = parse_choice(v, origin, key, "warn", &cfg->privileged_warn);
+		} else if (!strcmp(key, "unused_profiles")) {
+			err = parse_one_of(v, origin, key, "free", "keep", &cfg->keep_unused);
 		} else {
 			return ocb_err(-EINVAL,
-				       "%s: unknown key \"%s\" (known: default_profile, allowed_profiles, on_error, privileged_network)",
+				       "%s: unknown key \"%s\" (known: default_profile, allowed_profiles, on_error, privileged_network, unused_profiles)",
 				       origin, key);
 		}
 		if (err)
@@ -236,6 +245,29 @@ void config_free(struct ocb_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 }
 
+/* The annotation names a profile outside allowed_profiles: the error
+ * names those it may pick. */
+static int not_allowed(const struct ocb_config *cfg, const char *annotation)
+{
+	static const char more[] = ", ...";
+	char list[512] = "";
+	size_t i, used = 0;
+
+	for (i = 0; i < cfg->n_allowed; i++) {
+		const char *sep = i ? ", " : "";
+
+		if (used + strlen(sep) + strlen(cfg->allowed[i]) + sizeof(more) > sizeof(list)) {
+			memcpy(list + used, more, sizeof(more));
+			break;
+		}
+		used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", sep,
+					 cfg->allowed[i]);
+	}
+	return ocb_err(-EPERM,
+		       "profile '%s' is not in allowed_profiles of this host; pick one of: %s",
+		       annotation, cfg->n_allowed ? list : "(none: the list is empty)");
+}
+
 int config_select_profile(const struct ocb_config *cfg, const char *annotation, const char **name)
 {
 	size_t i;
@@ -253,9 +285,7 @@ int config_select_profile(const struct ocb_config *cfg, const char *annotation, 
 		for (i = 0; i < cfg->n_allowed && strcmp(cfg->allowed[i], annotation); i++)
 			;
 		if (i == cfg->n_allowed)
-			return ocb_err(-EPERM,
-				       "profile '%s' is not in allowed_profiles of this host; pick an allowed profile",
-				       annotation);
+			return not_allowed(cfg, annotation);
 	}
 	*name = annotation;
 	return 0;

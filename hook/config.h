@@ -16,6 +16,11 @@ struct ocb_config {
 	/* "privileged_network": "warn": a container whose capabilities let
 	 * it bypass its profile starts, flagged; default "refuse". */
 	bool privileged_warn;
+	/* "unused_profiles": "keep": the pool's free slots keep the
+	 * compiled rules of a profile no container uses, for its next
+	 * container, until gc; default "free": its last container's
+	 * poststop frees them (two RCU grace periods, 10-24 ms each here). */
+	bool keep_unused;
 };
 
 int config_load(const char *dir, struct ocb_config *cfg);

@@ -92,6 +92,21 @@ static const struct verb *find_verb(const char *name)
 	return NULL;
 }
 
+/* A word that is neither a command nor a stage: one line naming both. */
+static int unknown_word(const char *word)
+{
+	size_t i;
+
+	fprintf(stderr,
+		OCB_NAME
+		": unknown stage or command '%s'; stages: prestart, createRuntime, poststop; commands:",
+		word);
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		fprintf(stderr, "%s %s", i ? "," : "", verbs[i].name);
+	fprintf(stderr, " (see --help)\n");
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option long_opts[] = {
@@ -106,7 +121,8 @@ int main(int argc, char **argv)
 	int c, err;
 
 	ocb_log_open();
-	while ((c = getopt_long(argc, argv, "+jhV", long_opts, NULL)) != -1) {
+	opterr = 0; /* one line, ours */
+	while ((c = getopt_long(argc, argv, "+:jhV", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'b':
 			o.bpffs = optarg;
@@ -123,8 +139,13 @@ int main(int argc, char **argv)
 		case 'V':
 			printf(OCB_NAME " %s\n", OCB_VERSION);
 			return 0;
+		case ':':
+			fprintf(stderr, OCB_NAME ": option '%s' needs a value; see --help\n",
+				argv[optind - 1]);
+			return 2;
 		default:
-			fprintf(stderr, OCB_NAME ": unknown option; see --help\n");
+			fprintf(stderr, OCB_NAME ": unknown option '%s'; see --help\n",
+				cli_bad_option(argv));
 			return 2;
 		}
 	}
@@ -148,6 +169,8 @@ int main(int argc, char **argv)
 			return 0;
 		}
 	}
+	if (optind < argc && !stage_is_known(argv[optind]))
+		return unknown_word(argv[optind]);
 	if (optind + 1 < argc) {
 		fprintf(stderr, OCB_NAME ": too many arguments; see --help\n");
 		return 2;

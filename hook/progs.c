@@ -434,9 +434,28 @@ int progs_create_map(const struct ocb_shared *s, enum ocb_map m, int *fd)
 	return create_map(s, m, 0, fd);
 }
 
-int progs_create_tries_map(const struct ocb_shared *s, enum ocb_map m, int *fd)
+int progs_create_standin(const struct ocb_shared *s, enum ocb_map m, int *fd)
 {
-	return create_map(s, m, 1, fd);
+	bool tries = m == OCB_MAP_RULES || m == OCB_MAP_PORTS;
+
+	return create_map(s, m, tries ? 1 : 0, fd);
+}
+
+__u32 progs_tries_at(int outer, __u32 key)
+{
+	struct bpf_map_info info = {};
+	__u32 id, len = sizeof(info);
+	int fd;
+
+	if (bpf_map_lookup_elem(outer, &key, &id))
+		return 0;
+	fd = bpf_map_get_fd_by_id(id);
+	if (fd < 0)
+		return 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.max_entries <= 1)
+		id = 0;
+	close(fd);
+	return id;
 }
 
 /* The tries of the registry entry for @hash, if they are still there. */

@@ -64,8 +64,14 @@ int progs_profile_tries(const struct ocb_shared *s, const struct ocb_policy *p, 
 			int *ports);
 /* Creates a map like a container's map @m (its BTF from the object). */
 int progs_create_map(const struct ocb_shared *s, enum ocb_map m, int *fd);
-/* An empty trie like @m (rules or ports), of one entry. */
-int progs_create_tries_map(const struct ocb_shared *s, enum ocb_map m, int *fd);
+/* An empty stand-in for a slot's map @m, what a free slot's entries
+ * point at once it let go of their maps: for the rules and ports, a trie
+ * of one entry, which no profile's tries are (policy.c makes those of
+ * 1024 or more). */
+int progs_create_standin(const struct ocb_shared *s, enum ocb_map m, int *fd);
+/* The id of the tries at @key of outer map @outer, 0 for none or a
+ * stand-in. */
+__u32 progs_tries_at(int outer, __u32 key);
 /* Creates a container's maps (BTF from the shared object) and finds or
  * makes its profile's tries (progs_profile_tries()); fds[] by enum
  * ocb_map. */

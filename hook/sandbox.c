@@ -97,18 +97,25 @@ static const struct profile profiles[OCB_SANDBOX_COUNT] = {
 					 CMD(BPF_MAP_UPDATE_BATCH) },
 	/* Reading the info map (and, without it, the links) proves that
 	 * the pins are the detaching container's (detach_owns()); its cgroup
-	 * is pointed at no slot and its slot given back (slots.c). */
+	 * is pointed at no slot and its slot given back (slots.c). The last
+	 * container of a profile frees its tries: the free slots' entries
+	 * are pointed at empty stand-ins (BTF, CREATE, UPDATE_BATCH:
+	 * slots_let_go()). */
 	[OCB_SANDBOX_DETACH] = { "detach", SB_LOCKS | SB_PINS | SB_KILL0 | SB_GUARD,
 				 CMD(BPF_OBJ_GET) | CMD(BPF_OBJ_GET_INFO_BY_FD) |
-					 CMD(BPF_MAP_LOOKUP_ELEM) | CMD(BPF_MAP_UPDATE_ELEM) },
+					 CMD(BPF_MAP_LOOKUP_ELEM) | CMD(BPF_MAP_UPDATE_ELEM) |
+					 CMD(BPF_BTF_GET_FD_BY_ID) | CMD(BPF_MAP_CREATE) |
+					 CMD(BPF_MAP_UPDATE_BATCH) },
 	/* MAP_CREATE: a map-in-map whose update waits for running programs
 	 * before the old policy is deleted (policy.c). */
 	/* A new profile's tries may have to be made (CREATE, FREEZE) and
-	 * are pinned in place of the old ones (OBJ_PIN, rename). */
+	 * are pinned in place of the old ones (OBJ_PIN, rename); the old
+	 * ones go from the pool's free slots if no container uses them
+	 * (UPDATE_BATCH: slots_let_go()). */
 	[OCB_SANDBOX_APPLY] = { "apply", SB_LOCKS | SB_PINS,
 				BPF_READ | CMD(BPF_MAP_CREATE) | CMD(BPF_MAP_UPDATE_ELEM) |
 					CMD(BPF_MAP_DELETE_ELEM) | CMD(BPF_MAP_FREEZE) |
-					CMD(BPF_OBJ_PIN) },
+					CMD(BPF_OBJ_PIN) | CMD(BPF_MAP_UPDATE_BATCH) },
 	[OCB_SANDBOX_TRACE] = { "trace", SB_LOCKS | SB_EPOLL, BPF_READ | CMD(BPF_MAP_UPDATE_ELEM) },
 	[OCB_SANDBOX_STATS] = { "stats", 0, BPF_READ },
 	[OCB_SANDBOX_LIST] = { "list", 0, BPF_READ },

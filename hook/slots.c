@@ -241,6 +241,7 @@ static int grow(const struct ocb_shared *s, const __u32 *keys, size_t n, const i
 		s->rec[keys[i]].seq = 0;
 		s->rec[keys[i]].rules_id = ids->rules;
 		s->rec[keys[i]].ports_id = ids->ports;
+		s->rec[keys[i]].rules1_id = s->rec[keys[i]].ports1_id = 0;
 		mark_given(s, keys[i]);
 	}
 	for (j = 0; j < N_OWN; j++)
@@ -516,47 +517,88 @@ int slots_settle(const struct ocb_shared *s)
 	return 0;
 }
 
-/* Ids of the tries the taken slots hold (both banks). */
-static size_t tries_in_use(const struct ocb_shared *s, __u32 *used)
+/* Where a slot's record keeps the id of the tries in @bank (0, 1) of
+ * outer map @m. */
+static __u32 *bank_id(const struct ocb_shared *s, __u32 slot, int bank, enum ocb_map m)
 {
-	__u32 slot, bank, id, end = slots_end(s);
-	size_t n = 0;
-	int m;
+	struct ocb_slot_rec *r = &s->rec[slot];
 
+	if (m == OCB_MAP_RULES)
+		return bank ? &r->rules1_id : &r->rules_id;
+	return bank ? &r->ports1_id : &r->ports_id;
+}
+
+/* Records what the banks of @slot hold, read from the outer maps. */
+static void note_banks(const struct ocb_shared *s, __u32 slot)
+{
+	int bank, m;
+
+	for (bank = 0; bank < 2; bank++)
+		for (m = OCB_MAP_RULES; m <= OCB_MAP_PORTS; m++)
+			*bank_id(s, slot, bank, m) =
+				progs_tries_at(s->outer[m], OCB_BANK(slot, bank));
+}
+
+void slots_note(const struct ocb_shared *s, __u32 slot)
+{
+	struct pin_lock lock = { .fd = -1 };
+
+	if (!slot || slot >= OCB_MAX_SLOTS)
+		return;
+	if (!pin_lock_slots(&lock))
+		note_banks(s, slot);
+	else
+		ocb_err_clear();
+	pin_unlock_id(&lock, false);
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The ids of the tries the taken slots hold (both banks), sorted. */
+static __u32 *tries_in_use(const struct ocb_shared *s, __u32 end, size_t *n)
+{
+	__u32 slot, *used = calloc(4 * (size_t)end, sizeof(*used));
+	int bank, m;
+
+	*n = 0;
+	if (!used) {
+		ocb_err(-ENOMEM, "out of memory");
+		return NULL;
+	}
 	for (slot = 1; slot < end; slot++) {
 		if (s->rec[slot].state != OCB_SLOT_TAKEN)
 			continue;
-		for (m = OCB_MAP_RULES; m <= OCB_MAP_PORTS; m++)
-			for (bank = OCB_BANK(slot, 0); bank <= OCB_BANK(slot, 1); bank++)
-				if (!bpf_map_lookup_elem(s->outer[m], &bank, &id))
-					used[n++] = id;
+		for (bank = 0; bank < 2; bank++)
+			for (m = OCB_MAP_RULES; m <= OCB_MAP_PORTS; m++)
+				if (*bank_id(s, slot, bank, m))
+					used[(*n)++] = *bank_id(s, slot, bank, m);
 	}
-	return n;
+	qsort(used, *n, sizeof(*used), cmp_id);
+	return used;
 }
 
-static bool id_in(__u32 id, const __u32 *ids, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (ids[i] == id)
-			return true;
-	return false;
-}
-
-/* Whether a bank of free @slot holds tries no taken slot holds. Not
- * the stand-ins of an earlier gc (rules_id 0: gc is idempotent). */
+/*
+ * Whether free @slot should let go of its tries: one of them no taken
+ * slot holds (a profile no container uses any more), or its bank 1 holds
+ * any (a free slot keeps one profile's, in bank 0, for the next container
+ * of it; bank 1 is what an `apply` of its last container left).
+ */
 static bool holds_unused(const struct ocb_shared *s, __u32 slot, const __u32 *used, size_t n)
 {
-	__u32 bank, id;
-	int m;
+	int bank, m;
 
-	if (!s->rec[slot].rules_id && !s->rec[slot].ports_id)
-		return false;
-	for (m = OCB_MAP_RULES; m <= OCB_MAP_PORTS; m++)
-		for (bank = OCB_BANK(slot, 0); bank <= OCB_BANK(slot, 1); bank++)
-			if (!bpf_map_lookup_elem(s->outer[m], &bank, &id) && !id_in(id, used, n))
+	for (bank = 0; bank < 2; bank++)
+		for (m = OCB_MAP_RULES; m <= OCB_MAP_PORTS; m++) {
+			__u32 id = *bank_id(s, slot, bank, m);
+
+			if (id && (bank || !bsearch(&id, used, n, sizeof(*used), cmp_id)))
 				return true;
+		}
 	return false;
 }
 
@@ -574,7 +616,7 @@ static int stand_in(const struct ocb_shared *s, const __u32 *keys, size_t n_keys
 
 		if (!(tries ? n_banks : n_keys))
 			continue;
-		err = tries ? progs_create_tries_map(s, m, &fd[m]) : progs_create_map(s, m, &fd[m]);
+		err = progs_create_standin(s, m, &fd[m]);
 		if (!err)
 			err = write_outer(s->outer[m], tries ? banks : keys,
 					  tries ? n_banks : n_keys, NULL, fd[m], ocb_map_pins[m]);
@@ -585,47 +627,104 @@ static int stand_in(const struct ocb_shared *s, const __u32 *keys, size_t n_keys
 	return err;
 }
 
-int slots_trim(const struct ocb_shared *s, bool dry, unsigned int *trimmed, unsigned int *dropped)
-{
-	__u32 slot, end = slots_end(s), *used, *keys, *banks;
-	size_t n_used, n_keys = 0, n_banks = 0, kept = 0, i;
-	int err = 0;
+/* What free slots give back: all their maps (@keys, beyond the
+ * reserve, if @trim) or their banks of tries (@banks: those too, and
+ * those of slots that hold tries no container uses). */
+struct give_back {
+	__u32 *keys, *banks;
+	size_t n_keys, n_banks;
+	unsigned int dropped;
+};
 
-	*trimmed = *dropped = 0;
-	used = calloc(4 * (size_t)OCB_MAX_SLOTS, sizeof(*used));
-	keys = calloc(OCB_MAX_SLOTS, sizeof(*keys));
-	banks = calloc(2 * (size_t)OCB_MAX_SLOTS, sizeof(*banks));
-	if (!used || !keys || !banks) {
-		err = ocb_err(-ENOMEM, "out of memory");
-		goto out;
-	}
-	n_used = tries_in_use(s, used);
+static int pick(const struct ocb_shared *s, bool trim, struct give_back *g)
+{
+	__u32 slot, end = slots_end(s), *used;
+	size_t kept = 0, n_used;
+
+	memset(g, 0, sizeof(*g));
+	g->keys = calloc(end, sizeof(*g->keys));
+	g->banks = calloc(2 * (size_t)end, sizeof(*g->banks));
+	if (!g->keys || !g->banks)
+		return ocb_err(-ENOMEM, "out of memory");
+	used = tries_in_use(s, end, &n_used);
+	if (!used)
+		return -ENOMEM;
 	for (slot = 1; slot < end; slot++) {
 		const struct ocb_slot_rec *r = &s->rec[slot];
-		bool is_free = r->state == OCB_SLOT_READY || r->state == OCB_SLOT_FREEING;
 
-		if (!is_free)
+		if (r->state != OCB_SLOT_READY && r->state != OCB_SLOT_FREEING)
 			continue;
-		if (kept++ >= SLOTS_RESERVE)
-			keys[n_keys++] = slot;
+		if (trim && kept++ >= SLOTS_RESERVE)
+			g->keys[g->n_keys++] = slot;
 		else if (holds_unused(s, slot, used, n_used))
-			(*dropped)++;
+			g->dropped++;
 		else
 			continue;
-		banks[n_banks++] = OCB_BANK(slot, 0);
-		banks[n_banks++] = OCB_BANK(slot, 1);
+		g->banks[g->n_banks++] = OCB_BANK(slot, 0);
+		g->banks[g->n_banks++] = OCB_BANK(slot, 1);
 	}
-	*trimmed = (unsigned int)n_keys;
-	if (dry || !n_banks)
-		goto out;
-	err = stand_in(s, keys, n_keys, banks, n_banks);
-	for (i = 0; !err && i < n_banks; i += 2)
-		s->rec[banks[i] / 2].rules_id = s->rec[banks[i] / 2].ports_id = 0;
-	for (i = 0; !err && i < n_keys; i++)
-		s->rec[keys[i]].state = OCB_SLOT_NONE;
-out:
 	free(used);
-	free(keys);
-	free(banks);
+	return 0;
+}
+
+/* Under the lock: the maps picked go with their last reference. */
+static int give_back(const struct ocb_shared *s, const struct give_back *g)
+{
+	size_t i;
+	int err;
+
+	if (!g->n_banks)
+		return 0;
+	err = stand_in(s, g->keys, g->n_keys, g->banks, g->n_banks);
+	for (i = 0; !err && i < g->n_banks; i += 2) {
+		struct ocb_slot_rec *r = &s->rec[g->banks[i] / 2];
+
+		r->rules_id = r->ports_id = r->rules1_id = r->ports1_id = 0;
+	}
+	for (i = 0; !err && i < g->n_keys; i++)
+		s->rec[g->keys[i]].state = OCB_SLOT_NONE;
+	return err;
+}
+
+static void give_back_free(struct give_back *g)
+{
+	free(g->keys);
+	free(g->banks);
+}
+
+int slots_trim(const struct ocb_shared *s, bool dry, unsigned int *trimmed, unsigned int *dropped)
+{
+	__u32 slot, end = slots_end(s);
+	struct give_back g;
+	int err;
+
+	/* The records as the kernel has them: a hook killed between its
+	 * write and its record, or an apply's record lost, is not trusted. */
+	for (slot = 1; slot < end; slot++)
+		if (s->rec[slot].state != OCB_SLOT_NONE)
+			note_banks(s, slot);
+	err = pick(s, true, &g);
+
+	*trimmed = (unsigned int)g.n_keys;
+	*dropped = g.dropped;
+	if (!err && !dry)
+		err = give_back(s, &g);
+	give_back_free(&g);
+	return err;
+}
+
+int slots_let_go(const struct ocb_shared *s, unsigned int *dropped)
+{
+	struct pin_lock lock = { .fd = -1 };
+	struct give_back g = { 0 };
+	int err = pin_lock_slots(&lock);
+
+	if (!err)
+		err = pick(s, false, &g);
+	if (!err)
+		err = give_back(s, &g);
+	*dropped = g.dropped;
+	give_back_free(&g);
+	pin_unlock_id(&lock, false);
 	return err;
 }

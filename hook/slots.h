@@ -68,6 +68,17 @@ int slots_settle(const struct ocb_shared *s);
  * one batch per outer map. Under pin_lock_slots(), with @s's BTF open.
  */
 int slots_trim(const struct ocb_shared *s, bool dry, unsigned int *trimmed, unsigned int *dropped);
+/*
+ * poststop: the last container of a profile frees its compiled tries.
+ * Free slots let go of the tries no taken slot holds (the same as gc's
+ * slots_trim() without the reserve): one batch, and one grace period, per
+ * outer map, only when there are some. Takes the slots lock; @s's BTF
+ * open.
+ */
+int slots_let_go(const struct ocb_shared *s, unsigned int *dropped);
+/* Records what the banks of @slot hold (after an apply switched them),
+ * under the slots lock. */
+void slots_note(const struct ocb_shared *s, __u32 slot);
 /* How many slots are taken, and how many wait, with their maps, for the
  * next containers (FREEING or READY). */
 void slots_count(const struct ocb_shared *s, unsigned int *taken, unsigned int *pooled);

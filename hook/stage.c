@@ -147,10 +147,22 @@ static int stage_attach(const struct stage_opts *o, const struct oci_state *st)
 /* Poststop never fails a container's teardown over our state. */
 static int stage_detach(const struct stage_opts *o, const struct oci_state *st)
 {
+	struct ocb_config cfg;
+	bool keep = false;
 	int err = check_host_root();
 
+	/* A configuration that does not load costs only the pool's
+	 * setting: the container's pins still go. */
+	if (!err && config_load(o->config_dir, &cfg)) {
+		ocb_log_warn("container %s: %s; unused_profiles is \"free\"", st->id,
+			     ocb_err_msg());
+		ocb_err_clear();
+	} else if (!err) {
+		keep = cfg.keep_unused;
+		config_free(&cfg);
+	}
 	if (!err)
-		err = ocb_detach(o->bpffs, st->id, st->bundle);
+		err = ocb_detach(o->bpffs, st->id, st->bundle, !keep);
 	if (err) {
 		ocb_report_error(err);
 		ocb_err_clear();
@@ -174,6 +186,11 @@ static enum stage_kind classify_stage(const char *s)
 		if (!strcmp(s, refused[i]))
 			return STAGE_REFUSED;
 	return STAGE_UNKNOWN;
+}
+
+bool stage_is_known(const char *word)
+{
+	return classify_stage(word) != STAGE_UNKNOWN;
 }
 
 int stage_run(const struct stage_opts *o, const char *stage)

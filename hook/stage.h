@@ -2,6 +2,8 @@
 #ifndef OCB_STAGE_H
 #define OCB_STAGE_H
 
+#include <stdbool.h>
+
 struct stage_opts {
 	const char *bpffs;
 	const char *config_dir;
@@ -14,5 +16,7 @@ struct stage_opts {
  * recorded (poststop returns 0 whatever happened).
  */
 int stage_run(const struct stage_opts *o, const char *stage);
+/* Whether @word is an OCI stage (supported or not). */
+bool stage_is_known(const char *word);
 
 #endif

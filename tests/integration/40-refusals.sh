@@ -183,7 +183,8 @@ nothing_from "hook in a child of the container's cgroup" "$ID"
 for stage in createContainer startContainer poststart prestop; do
 	refuse "stage $stage" "stage $stage is not supported.*prestart.*createRuntime.*poststop" "$stage" "$ID" < <(state "$ID" "$PID" running)
 done
-refuse "unknown stage" "unknown stage.*prestart, createRuntime and poststop" bogus "$ID" < <(state "$ID" "$PID")
+refuse "unknown stage" "unknown stage or command 'bogus'; stages: prestart, createRuntime, poststop; commands: apply, trace, stats, list, show, gc, check" bogus "$ID" < <(state "$ID" "$PID")
+expect_eq "  a usage error: exit 2, one line" "2 1" "$HOOK_RC $(printf '%s\n' "$HOOK_ERR" | wc -l)"
 for st in creating created running; do
 	refuse "no stage, status $st" 'no stage given.*not "stopped"' "" "$ID" < <(state "$ID" "$PID" "$st")
 done
@@ -204,6 +205,21 @@ assert_nothing_left "no stage, status stopped" "$ID" "$CG"
 expect_eq "too many arguments exit 2" "2 yes" "$? $(grep -q '^oci-cgroup-bpf-hook: ' "$T_TMP/err" && echo yes)"
 "$HOOK" --no-such-option </dev/null >/dev/null 2>"$T_TMP/err"
 expect_eq "an unknown option exits 2" "2 yes" "$? $(grep -q '^oci-cgroup-bpf-hook: ' "$T_TMP/err" && echo yes)"
+# One line each, naming what was wrong (getopt's own message is not
+# printed beside ours).
+usage_line() { # DESC REGEX ARGS...
+	local desc=$1 re=$2 rc
+	shift 2
+	"$HOOK" "$@" </dev/null >/dev/null 2>"$T_TMP/err"
+	rc=$?
+	expect_eq "$desc: exit 2, one line" "2 1" "$rc $(wc -l <"$T_TMP/err")" "$(cat "$T_TMP/err")"
+	expect_match "  it says what was wrong" "$re" "$(cat "$T_TMP/err")"
+}
+usage_line "an unknown long option" "^oci-cgroup-bpf-hook: unknown option '--no-such-option'; see --help$" --no-such-option
+usage_line "an unknown short option" "^oci-cgroup-bpf-hook: unknown option '-x'; see --help$" -x
+usage_line "an option without its value" "^oci-cgroup-bpf-hook: option '--bpffs' needs a value; see --help$" --bpffs
+usage_line "an unknown command's option" "^oci-cgroup-bpf-hook list: unknown option '--bogus'; see 'list --help'$" list --bogus
+usage_line "an unknown word" "^oci-cgroup-bpf-hook: unknown stage or command 'lsit'; stages: prestart, createRuntime, poststop; commands: .*list.*check" lsit
 
 # ------------------------------------------------------------- privilege
 

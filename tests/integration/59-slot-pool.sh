@@ -22,6 +22,11 @@ new_cgroup CG_A a
 start_in_ns_cg P_A "$NS" "$CG_A"
 new_cgroup CG_B b
 start_in_ns_cg P_B "$NS" "$CG_B"
+# Another container of pool2 runs throughout: a free slot keeps the
+# tries of a profile in use for its next container (the last container
+# of a profile frees them: 57).
+new_cgroup CG_R r
+start_in_ns_cg P_R "$NS" "$CG_R"
 
 info_of() { # ID FIELD
 	bpftool -j map dump pinned "$(pin_dir "$1")/info" 2>/dev/null | jq -r --arg f "$2" '.[0].formatted.value[$f] // "none"'
@@ -31,6 +36,8 @@ tcp_in() { # CG ADDR
 }
 busy_fields=(egress.packets_allowed egress.bytes_allowed ingress.packets_allowed connects_allowed connects_denied)
 
+run_hook prestart "$T.r" "$P_R" created "$annot"
+expect_hook_ok "r attaches"
 # A: traffic moves its counters, then it stops.
 run_hook prestart "$T.a" "$P_A" created "$annot"
 expect_hook_ok "a attaches"
@@ -110,7 +117,9 @@ free_slots() {
 n=$(free_slots)
 expect_eq "after gc, no more free slots than the reserve of 16 ($n)" 1 "$((n <= 16))"
 
-for id in "$T.a" "$reused" "$T.c"; do
+run_hook poststop "$T.r" 0 stopped
+expect_hook_ok "r detaches"
+for id in "$T.a" "$reused" "$T.c" "$T.r"; do
 	[ -n "$id" ] && assert_nothing_left "$id" "$id"
 done
 done_testing

@@ -103,7 +103,8 @@ py "config.json and profiles use only documented keys; profile names are valid" 
 import json, os, re
 top = os.environ["TOP"]
 c = json.load(open(top + "/config/config.json"))
-assert set(c) <= {"default_profile", "allowed_profiles", "on_error", "privileged_network"}, c
+assert set(c) <= {"default_profile", "allowed_profiles", "on_error", "privileged_network", "unused_profiles"}, c
+assert c.get("unused_profiles", "free") in ("free", "keep")
 assert c.get("on_error", "refuse") in ("refuse", "allow")
 assert c.get("privileged_network", "refuse") in ("refuse", "warn")
 d = top + "/config/profiles"
@@ -134,6 +135,13 @@ expect_eq "check passes config.json" pass \
 	"$(jq -r '[.checks[]? | select(.check == "config")] | if length == 1 then .[0].status else "\(length) config items" end' <<<"$out" 2>/dev/null)" "$out"
 
 # ------------------------------------------------------------ make install
+
+# A fresh machine has neither the libraries nor, maybe, a compiler when
+# `make check` or `make demo` first reads the Makefile: reading it must
+# not run pkg-config or the compiler (their errors would be a newcomer's
+# first screen, before deps installs them).
+out=$(cd "$TOP" && PKG_CONFIG_LIBDIR=/nonexistent CC=/nonexistent/cc make -n deps 2>&1 >/dev/null)
+expect_eq "make reads the Makefile without pkg-config or the compiler: no error first" "" "$out"
 
 # -o: install what is built; never rebuild the tree's binary from here.
 MAKE_INSTALL=(make -s -C "$TOP" --no-print-directory -o "$TOP/build/oci-cgroup-bpf-hook" -o build/oci-cgroup-bpf-hook)

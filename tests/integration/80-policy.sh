@@ -198,9 +198,20 @@ expect_eperm "after apply: 127.0.1.7, allowed by p1, is denied (default deny)" "
 expect_works "after apply: 127.0.0.1:7001 is allowed by 'deny'" "$C" tcp 127.0.0.1 7001
 expect_eq "after apply: info names the new profile" deny \
 	"$(bpftool -j map dump pinned "$(pin_dir "$C")/info" | jq -r '.[0].formatted.value.profile')"
-out=$("$HOOK" --config-dir "$CFG" apply "$C" not-allowed 2>&1)
-expect_match "apply refuses a profile outside allowed_profiles" "not in allowed_profiles" "$out"
+out=$("$HOOK" --config-dir "$CFG" apply "$C" Bad/Name 2>&1)
+expect_match "apply refuses a name that is not a profile's, in one line" \
+	"^oci-cgroup-bpf-hook: 'Bad/Name' is not a profile name .*/profiles' lists the installed ones$" "$out"
 expect_eperm "a refused apply changes nothing" "$C" tcp 127.0.1.7 7001
+# allowed_profiles limits what an annotation picks, not what root applies.
+out=$("$HOOK" --config-dir "$CFG" apply "$C" not-allowed 2>&1)
+expect_eq "root applies a profile outside allowed_profiles" 0 "$?" "$out"
+expect_match "  and is told it holds until the container stops" \
+	"profile not-allowed applied until the container stops \(a restart starts it with the profile its annotation or default_profile picks\)" "$out"
+expect_works "after apply not-allowed (allows all): 127.0.1.7 works" "$C" tcp 127.0.1.7 7001
+expect_eq "  info names it" not-allowed \
+	"$(bpftool -j map dump pinned "$(pin_dir "$C")/info" | jq -r '.[0].formatted.value.profile')"
+out=$("$HOOK" --config-dir "$CFG" apply "$C" deny 2>&1)
+expect_eperm "after apply deny again: 127.0.1.7 is denied" "$C" tcp 127.0.1.7 7001
 out=$("$HOOK" --config-dir "$CFG" apply "${C:0:$((${#C} - 1))}" p1 2>&1)
 expect_match "apply accepts a unique id prefix" "profile p1 applied" "$out"
 expect_works "after apply back: 127.0.1.7 is allowed again" "$C" tcp 127.0.1.7 7001
@@ -288,6 +299,8 @@ for bad in nope not-allowed 'Bad/Name'; do
 	else
 		ok "profile '$bad': runc run fails"
 		expect_match "profile '$bad': our message reaches the user" "oci-cgroup-bpf-hook: " "$RUN_ERR"
+		[ "$bad" = not-allowed ] && expect_match "  it names the profiles an annotation may pick" \
+			"not in allowed_profiles of this host; pick one of: p1, p1-audit, deny, sockets, sockets-raw, big" "$RUN_ERR"
 	fi
 	assert_nothing_left "profile '$bad'" "$T.$name" "$CG2_MNT/$T-$name"
 done

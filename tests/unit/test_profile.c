@@ -335,6 +335,22 @@ static void test_config_defaults_and_selection(void **state)
 	assert_non_null(strstr(ocb_err_msg(), "unknown key"));
 	write_file("config.json", "{\"on_error\": \"maybe\"}", 0644);
 	assert_int_equal(config_load(tmpdir, &cfg), -EINVAL);
+	/* unused_profiles: "free" (the default) or "keep" */
+	assert_int_equal(config_load("/nonexistent/ocb", &cfg), 0);
+	assert_false(cfg.keep_unused);
+	config_free(&cfg);
+	write_file("config.json", "{\"unused_profiles\": \"keep\"}", 0644);
+	assert_int_equal(config_load(tmpdir, &cfg), 0);
+	assert_true(cfg.keep_unused);
+	config_free(&cfg);
+	write_file("config.json", "{\"unused_profiles\": \"free\"}", 0644);
+	assert_int_equal(config_load(tmpdir, &cfg), 0);
+	assert_false(cfg.keep_unused);
+	config_free(&cfg);
+	write_file("config.json", "{\"unused_profiles\": \"forever\"}", 0644);
+	ocb_err_clear();
+	assert_int_equal(config_load(tmpdir, &cfg), -EINVAL);
+	assert_non_null(strstr(ocb_err_msg(), "\"unused_profiles\" must be \"free\" or \"keep\""));
 	write_file("config.json", "{\n  \"default_profile\": \"ok\",\n}", 0644);
 	ocb_err_clear();
 	assert_int_equal(config_load(tmpdir, &cfg), -EINVAL);
