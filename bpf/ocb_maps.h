@@ -218,18 +218,24 @@ struct ocb_slot_rec {
 	__u32 rules1_id, ports1_id;
 };
 
+/* The info map's free-text fields: what list and show print. */
+#define OCB_TEXT_MAX 128
+
 /* What the hook recorded at attach time: the one element of `info`. */
 struct ocb_info {
 	__u64 attach_time; /* CLOCK_REALTIME, nanoseconds */
 	__u64 cgroup_id;
 	char profile[64];
-	char cgroup[432]; /* the cgroup's directory as the hook saw it (mount
-			   * point included), truncated if longer */
-	__u32 flags;	  /* OCB_INFO_* */
-	__u32 slot;	  /* the container's slot in the shared programs' maps */
-	char bundle[512]; /* the bundle path from the OCI state: with the
-			   * cgroup, what proves which container owns the pins */
-	char build[24];	  /* the shared programs' build (their directory) */
+	char cgroup[432];		/* the cgroup's directory as the hook saw it (mount
+					 * point included), truncated if longer */
+	__u32 flags;			/* OCB_INFO_* */
+	__u32 slot;			/* the container's slot in the shared programs' maps */
+	char bundle[512];		/* the bundle path from the OCI state: with the
+					 * cgroup, what proves which container owns the pins */
+	char build[24];			/* the shared programs' build (their directory) */
+	char description[OCB_TEXT_MAX]; /* the profile's, truncated */
+	char name[OCB_TEXT_MAX];	/* the runtime's name for the container (its
+					 * annotations: namespace/pod/container) */
 };
 
 enum ocb_event_type {

@@ -174,11 +174,14 @@ static int check_privileged(const struct ocb_info *info, const struct apply_opts
 			     flags);
 }
 
-static int update_info(int fd, struct ocb_info *info, const char *profile, unsigned int flags)
+static int update_info(int fd, struct ocb_info *info, const struct apply_opts *o,
+		       unsigned int flags)
 {
 	__u32 zero = 0;
 
-	snprintf(info->profile, sizeof(info->profile), "%s", profile);
+	snprintf(info->profile, sizeof(info->profile), "%s", o->profile);
+	snprintf(info->description, sizeof(info->description), "%s",
+		 o->policy ? o->policy->description : "");
 	info->flags = flags;
 	return bpf_map_update_elem(fd, &zero, info, BPF_ANY) ? ocb_errno() : 0;
 }
@@ -224,7 +227,7 @@ int ocb_apply(const struct apply_opts *o)
 		err = check_privileged(&info, o, &flags);
 	if (!err)
 		err = switch_policy(dir, &pm, &info, o);
-	if (!err && update_info(pm.info, &info, o->profile, flags))
+	if (!err && update_info(pm.info, &info, o, flags))
 		ocb_log_warn("container %s: the policy is applied but its recorded profile name and flags are not",
 			     o->id);
 	if (!err)

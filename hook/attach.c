@@ -26,6 +26,7 @@
 #include "policy.h"
 #include "progs.h"
 #include "slots.h"
+#include "text.h"
 
 /* The one table of link pins (inspect.c and apply.c read it too). */
 const char *const ocb_link_pins[OCB_N_LINKS] = {
@@ -36,7 +37,7 @@ const char *const ocb_link_pins[OCB_N_LINKS] = {
 	[OCB_LINK_SOCKETS] = "sockets",
 };
 
-static const enum bpf_attach_type link_types[OCB_N_LINKS] = {
+const enum bpf_attach_type ocb_link_types[OCB_N_LINKS] = {
 	[OCB_LINK_INGRESS] = BPF_CGROUP_INET_INGRESS,
 	[OCB_LINK_EGRESS] = BPF_CGROUP_INET_EGRESS,
 	[OCB_LINK_CONNECT4] = BPF_CGROUP_INET4_CONNECT,
@@ -166,6 +167,9 @@ static int write_info(struct attach_run *run)
 	/* Whose shared maps hold the slot (detach finds them by it). */
 	snprintf(info.build, sizeof(info.build), "%s", progs_build_id());
 	info.flags = run->opts->info_flags;
+	if (run->opts->policy)
+		memcpy(info.description, run->opts->policy->description, sizeof(info.description));
+	text_copy(info.name, sizeof(info.name), run->opts->name);
 	if (bpf_map_update_elem(run->maps[OCB_MAP_INFO], &zero, &info, BPF_ANY))
 		return ocb_err(ocb_errno(), "cannot write the info map: %s", strerror(errno));
 	return 0;
@@ -197,8 +201,8 @@ static int attach_and_pin(struct attach_run *run)
 	for (i = 0; i < N_LINKS; i++) {
 		if (!run->want[i])
 			continue;
-		run->links[i] =
-			bpf_link_create(run->shared.prog[i], run->cgroup_fd, link_types[i], NULL);
+		run->links[i] = bpf_link_create(run->shared.prog[i], run->cgroup_fd,
+						ocb_link_types[i], NULL);
 		if (run->links[i] < 0) {
 			err = ocb_errno();
 			return ocb_err(err, "cannot attach %s to cgroup %s: %s", ocb_link_pins[i],
@@ -241,10 +245,13 @@ int ocb_release_slot(const struct pin_tree *t, const char *dir, bool let_go)
 		slots_unpoint(&shared, info.cgroup_id);
 	if (!err)
 		err = slots_release(&shared, info.slot, info.cgroup_id, info.attach_time);
-	if (!err && let_go)
-		err = progs_open_btf(&shared);
-	if (!err && let_go)
-		err = slots_let_go(&shared, &dropped);
+	/* Freeing what no container uses is upkeep: a failure leaves it to
+	 * gc, and never keeps this container's pins. */
+	if (!err && let_go && (progs_open_btf(&shared) || slots_let_go(&shared, &dropped))) {
+		ocb_log_warn("the compiled profiles no container uses are not freed (%s); run gc",
+			     ocb_err_msg());
+		ocb_err_clear();
+	}
 	if (dropped)
 		ocb_log_info("profile %.*s: no container uses it any more; its compiled rules are freed",
 			     (int)sizeof(info.profile), info.profile);

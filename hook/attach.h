@@ -2,6 +2,7 @@
 #ifndef OCB_ATTACH_H
 #define OCB_ATTACH_H
 
+#include <linux/bpf.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -14,6 +15,7 @@ struct attach_opts {
 	const struct ocb_policy *policy; /* compiled profile */
 	const char *profile;		 /* its name, for info and logs */
 	const char *bundle;		 /* from the state, NULL if absent */
+	const char *name;		 /* the runtime's name for it, NULL if none */
 	unsigned int info_flags;	 /* OCB_INFO_*, recorded in the info map */
 };
 
@@ -33,6 +35,8 @@ enum ocb_link {
 };
 
 extern const char *const ocb_link_pins[OCB_N_LINKS];
+/* How each link attaches (bpf_link_create()'s attach type). */
+extern const enum bpf_attach_type ocb_link_types[OCB_N_LINKS];
 
 /* A container's maps, pinned by these names in its directory (the
  * programs reach them through the shared outer maps c_<name>). */

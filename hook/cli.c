@@ -44,7 +44,8 @@ int cli_parse(const struct cli_ctx *ctx, const struct cli_spec *spec, int argc, 
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 	};
-	char shorts[2 * MAX_FLAGS + 8] = "+jh";
+	/* Options anywhere among the operands, as --help shows them. */
+	char shorts[2 * MAX_FLAGS + 8] = "jh";
 	size_t i, n = 0;
 	int c;
 
@@ -59,7 +60,9 @@ int cli_parse(const struct cli_ctx *ctx, const struct cli_spec *spec, int argc, 
 		}
 	}
 	*json = ctx->json;
-	optind = 1;
+	/* 0, not 1: glibc then forgets main()'s stop-at-the-verb ordering
+	 * and permutes (options after the operands too). */
+	optind = 0;
 	opterr = 0; /* one line, ours */
 	while ((c = getopt_long(argc, argv, shorts, opts, NULL)) != -1) {
 		if (c == 'j') {

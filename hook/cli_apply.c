@@ -7,6 +7,7 @@
 #include "apply.h"
 #include "cli.h"
 #include "config.h"
+#include "fmt.h"
 #include "inspect.h"
 #include "log.h"
 #include "pin.h"
@@ -15,7 +16,7 @@
 
 static void apply_usage(FILE *out)
 {
-	fprintf(out, "Usage: " OCB_NAME " apply ID PROFILE\n"
+	fprintf(out, "Usage: " OCB_NAME " apply [--json] ID PROFILE\n"
 		     "\n"
 		     "Switches a running container to another installed profile, atomically:\n"
 		     "the new rules are loaded beside the live ones and take over with one\n"
@@ -24,7 +25,22 @@ static void apply_usage(FILE *out)
 		     "ownership and modes and privileged_network (on the capabilities\n"
 		     "recorded at start) apply. The profile holds until the container stops:\n"
 		     "a restart starts it with the profile its annotation (or default_profile)\n"
-		     "picks. ID may be a unique prefix.\n");
+		     "picks. ID may be a unique prefix.\n"
+		     "\n"
+		     "  -j, --json  JSON output\n"
+		     "  -h, --help  show this help\n");
+}
+
+/* What was applied, and for how long. */
+static int report(const char *id, const char *profile, bool json)
+{
+	if (!json) {
+		printf("%s: profile %s applied until the container stops (a restart starts it with the profile its annotation or default_profile picks)\n",
+		       id, profile);
+		return 0;
+	}
+	return fmt_json_print(json_pack("{s:s,s:s,s:b,s:s}", "id", id, "profile", profile,
+					"applied", 1, "until", "stop"));
 }
 
 int cmd_apply(const struct cli_ctx *ctx, int argc, char **argv)
@@ -68,8 +84,7 @@ int cmd_apply(const struct cli_ctx *ctx, int argc, char **argv)
 						      .privileged_warn = cfg.privileged_warn,
 						      .keep_unused = cfg.keep_unused });
 	if (!err)
-		printf("%s: profile %s applied until the container stops (a restart starts it with the profile its annotation or default_profile picks)\n",
-		       entry->id, name);
+		err = report(entry->id, name, json);
 	inspect_entries_free(&entries);
 	policy_free(pol);
 	config_free(&cfg);

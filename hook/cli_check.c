@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <linux/magic.h>
 
+#include "advice.h"
 #include "cli.h"
 #include "config.h"
 #include "host.h"
@@ -69,7 +70,9 @@ static void check_usage(FILE *out)
 		"mode, that cgroup v1 net_cls/net_prio do not disable cgroup v2 socket\n"
 		"matching), the program types used, kernel BTF, and which sockets a profile\n"
 		"can refuse here (raw: cgroup/sock_create; packet: lsm_cgroup, the BPF LSM),\n"
-		"found by loading a program; then the configuration directory: config.json,\n"
+		"found by loading a program; the programs themselves, loaded and attached\n"
+		"to a cgroup made for the check and removed; then the configuration\n"
+		"directory: config.json,\n"
 		"what privileged_network does on this host, and every profile, compiled as\n"
 		"an attach would. Run it after changing profiles.\n"
 		"One line per item: pass, warn or fail, with what to do. Exits 1 if any\n"
@@ -589,6 +592,29 @@ static void check_privileged(struct check_run *run, const struct ocb_config *cfg
 		     raw);
 }
 
+/* Whether @msg starts "profile NAME". */
+static bool named(const char *msg, const char *name)
+{
+	return !strncmp(msg, "profile ", 8) && !strncmp(msg + 8, name, strlen(name));
+}
+
+/* What a profile that compiles probably does not mean: warnings. */
+static void advise(struct check_run *run, const char *name)
+{
+	char advice[8][ADVICE_LEN];
+	struct profile prof;
+	size_t n, i;
+
+	if (config_load_profile(run->ctx->config_dir, name, &prof)) {
+		ocb_err_clear();
+		return;
+	}
+	n = profile_advise(&prof, advice, sizeof(advice) / sizeof(advice[0]));
+	for (i = 0; i < n && i < sizeof(advice) / sizeof(advice[0]); i++)
+		emit(run, "profile", CHECK_WARN, NULL, "profile %s: %s", name, advice[i]);
+	profile_free(&prof);
+}
+
 /* Loads and compiles one profile, as an attach would. */
 static void check_profile(struct check_run *run, const char *name)
 {
@@ -596,10 +622,14 @@ static void check_profile(struct check_run *run, const char *name)
 	char msg[1024];
 	int err = config_load_policy(run->ctx->config_dir, name, &pol);
 
-	if (err)
+	/* The compiler's messages name the profile already: once. */
+	if (err && named(take_err(err, msg, sizeof(msg)), name))
+		emit(run, "profile", CHECK_FAIL,
+		     "fix the profile: containers that use it fail to start", "%s", msg);
+	else if (err)
 		emit(run, "profile", CHECK_FAIL,
 		     "fix the profile: containers that use it fail to start", "profile %s: %s",
-		     name, take_err(err, msg, sizeof(msg)));
+		     name, msg);
 	else if ((pol->sockets & OCB_SOCK_DENY_PACKET) && run->packet_probe)
 		emit(run, "profile", CHECK_FAIL,
 		     "remove \"packet\" from the profile's \"sockets\" (\"raw\": \"deny\" needs no LSM), or boot a kernel that loads lsm_cgroup programs",
@@ -613,6 +643,8 @@ static void check_profile(struct check_run *run, const char *name)
 		emit(run, "profile", CHECK_PASS, NULL,
 		     "profile %s: %s, %zu rule entries, %zu port entries", name,
 		     pol->mode & OCB_MODE_AUDIT ? "audit" : "enforce", pol->n_rules, pol->n_ports);
+	if (!err)
+		advise(run, name);
 	policy_free(pol);
 }
 
@@ -716,6 +748,53 @@ static void check_programs(struct check_run *run)
 		     dir, other, other == 1 ? "" : "s");
 }
 
+/*
+ * What an attach does, tried: the programs loaded (not pinned) and
+ * attached to a cgroup made for this check under the cgroup2 mount, then
+ * detached and the cgroup removed. A probe that loads is not enough: a
+ * kernel may load a program and refuse to attach it.
+ */
+static void check_attach(struct check_run *run, const char *v2)
+{
+	char cg[PATH_MAX + 64], done[256], msg[1024];
+	struct statfs sfs;
+	struct pin_tree t;
+	int fd, err;
+
+	if (!v2[0])
+		return;
+	if (statfs(run->ctx->bpffs, &sfs) || sfs.f_type != BPF_FS_MAGIC) {
+		emit(run, "attach", CHECK_WARN, "run check again once bpffs is mounted",
+		     "attaching the programs was not tried: no bpffs at %s", run->ctx->bpffs);
+		return;
+	}
+	snprintf(cg, sizeof(cg), "%s/oci-cgroup-bpf-hook-check.%d", v2, (int)getpid());
+	if (mkdir(cg, 0700)) {
+		emit(run, "attach", CHECK_FAIL, "run check as root in the initial cgroup namespace",
+		     "cannot create the cgroup %s to attach to: %s", cg, strerror(errno));
+		return;
+	}
+	fd = open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	err = fd < 0 ? ocb_err(ocb_errno(), "cannot open %s: %s", cg, strerror(errno))
+		     : pin_tree_init(&t, run->ctx->bpffs);
+	if (!err)
+		err = progs_try_attach(&t, fd, done, sizeof(done));
+	if (fd >= 0)
+		close(fd);
+	/* The links are closed: the cgroup holds no program and goes. */
+	if (rmdir(cg))
+		emit(run, "attach", CHECK_WARN, "remove it: rmdir it",
+		     "cannot remove the cgroup %s made for this check: %s", cg, strerror(errno));
+	if (err)
+		emit(run, "attach", CHECK_FAIL,
+		     "containers fail to start here; see the checks above for what this host lacks",
+		     "the programs do not attach to a cgroup: %s", take_err(err, msg, sizeof(msg)));
+	else
+		emit(run, "attach", CHECK_PASS, NULL,
+		     "the programs load and attach to a cgroup (made for this check and removed): %s",
+		     done);
+}
+
 static void run_checks(struct check_run *run)
 {
 	struct cgroup_mounts m;
@@ -744,6 +823,8 @@ static void run_checks(struct check_run *run)
 	run->raw_probe = host_probe_sock_create();
 	run->packet_probe = host_probe_lsm_cgroup();
 	check_socket_layers(run);
+	if (!err)
+		check_attach(run, m.v2);
 	check_btf(run);
 	check_programs(run);
 	check_config(run);

@@ -143,7 +143,11 @@ static void print_header(const struct show_data *d)
 	if (d->have_info) {
 		printf("Cgroup:       %s (id %llu)\n", d->info.cgroup,
 		       (unsigned long long)d->info.cgroup_id);
+		if (d->info.name[0])
+			printf("Name:         %s\n", d->info.name);
 		printf("Profile:      %s\n", d->info.profile[0] ? d->info.profile : "-");
+		if (d->info.description[0])
+			printf("Description:  %s\n", d->info.description);
 		printf("Bundle:       %s\n", d->info.bundle[0] ? d->info.bundle : "-");
 		printf("Attached:     %s\n", when);
 		if (d->info.flags & OCB_INFO_BYPASSABLE)

@@ -380,7 +380,7 @@ static int run(struct tracer *t)
 
 static void usage(FILE *out)
 {
-	fprintf(out, "Usage: " OCB_NAME " [--json] trace [ID...]\n"
+	fprintf(out, "Usage: " OCB_NAME " trace [--json] [ID...]\n"
 		     "\n"
 		     "Streams connect, send, socket and drop events (and, where the profile\n"
 		     "asks, rate-limited packet events) of the given containers (IDs or unique\n"
@@ -388,7 +388,10 @@ static void usage(FILE *out)
 		     "later. What a container reports is set by its profile's \"trace\".\n"
 		     "One line per event (one JSON object per line with --json). Events lost\n"
 		     "because this reader fell behind are counted and reported. Ends on\n"
-		     "Ctrl-C or SIGTERM.\n");
+		     "Ctrl-C or SIGTERM.\n"
+		     "\n"
+		     "  -j, --json  JSON output, one object per line\n"
+		     "  -h, --help  show this help\n");
 }
 
 int cmd_trace(const struct cli_ctx *ctx, int argc, char **argv)

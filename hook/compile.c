@@ -10,6 +10,7 @@
 #include "log.h"
 #include "policy.h"
 #include "profile.h"
+#include "text.h"
 
 /* One rule placed at one (kind, class) before ties are resolved. */
 struct candidate {
@@ -380,6 +381,7 @@ int policy_compile(const struct profile *prof, const char *name, struct ocb_poli
 	pol->trace = prof->trace;
 	pol->packet_rate = prof->packet_rate;
 	pol->may_deny = may_deny(prof);
+	text_copy(pol->description, sizeof(pol->description), prof->description);
 	err = compile_rules(&c);
 	if (!err)
 		err = resolve_ties(&c, pol);

@@ -63,6 +63,9 @@ void fmt_info_json(json_t *o, const struct ocb_info *info)
 	json_object_set_new(o, "profile",
 			    info->profile[0] ? json_string(info->profile) : json_null());
 	json_object_set_new(o, "bundle", info->bundle[0] ? json_string(info->bundle) : json_null());
+	json_object_set_new(o, "description",
+			    info->description[0] ? json_string(info->description) : json_null());
+	json_object_set_new(o, "name", info->name[0] ? json_string(info->name) : json_null());
 	json_object_set_new(o, "attach_time", json_string(when));
 	json_object_set_new(o, "attach_time_ns", json_integer((json_int_t)info->attach_time));
 	/* privileged_network "warn" let it start holding CAP_NET_RAW or

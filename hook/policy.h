@@ -22,12 +22,13 @@ struct policy_port_entry {
 
 /* A profile compiled to the entries of the BPF maps. */
 struct ocb_policy {
-	__u8 default_verdict[2]; /* by enum ocb_dir */
-	__u8 mode;		 /* OCB_MODE_* */
-	__u8 sockets;		 /* OCB_SOCK_DENY_* */
-	__u8 trace;		 /* OCB_TRACE_* */
-	__u32 packet_rate;	 /* per-packet events a second per CPU */
-	__u8 may_deny;		 /* bit 1 << dir: that direction can deny */
+	__u8 default_verdict[2];	/* by enum ocb_dir */
+	__u8 mode;			/* OCB_MODE_* */
+	__u8 sockets;			/* OCB_SOCK_DENY_* */
+	__u8 trace;			/* OCB_TRACE_* */
+	__u32 packet_rate;		/* per-packet events a second per CPU */
+	__u8 may_deny;			/* bit 1 << dir: that direction can deny */
+	char description[OCB_TEXT_MAX]; /* the profile's, truncated; for info */
 	size_t n_rules, n_ports;
 	struct policy_rule_entry *rules;
 	struct policy_port_entry *ports;

@@ -216,17 +216,19 @@ static struct rule *new_rule(struct parse_ctx *ctx)
 
 static int parse_rule_ports(struct parse_ctx *ctx, json_t *v, const char *where, struct rule *r)
 {
-	char num[8];
+	char num[24];
 	const char *s = num;
 	int err;
 
+	/* One port may be a number: 443 is "443" (and 70000 or -1 are as
+	 * wrong as "70000"). */
 	if (json_is_integer(v))
-		snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v) % 1000000);
+		snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
 	else if (json_is_string(v))
 		s = json_string_value(v);
 	else
 		return ocb_err(-EINVAL,
-			       "%s: %s: \"ports\" must be a string such as \"25,465,1000-2000\"",
+			       "%s: %s: \"ports\" must be a port number or a string such as \"25,465,1000-2000\"",
 			       ctx->origin, where);
 	err = parse_ports(s, &r->ranges, &r->n_ranges);
 	if (err == -ENOMEM)

@@ -270,6 +270,34 @@ static int pin_all(struct ocb *skel, const char *dir)
 	return make_registry(path);
 }
 
+int progs_try_attach(const struct pin_tree *t, int cgroup_fd, char *done, size_t size)
+{
+	struct ocb *skel = NULL;
+	size_t used = 0;
+	int i, prog, link, err = load_skel(t, &skel);
+
+	done[0] = '\0';
+	for (i = 0; !err && i < OCB_N_LINKS; i++) {
+		prog = bpf_program__fd(link_prog(skel, i));
+		/* Not loaded here (lsm_cgroup refused): the probes say so. */
+		if (prog < 0)
+			continue;
+		link = bpf_link_create(prog, cgroup_fd, ocb_link_types[i], NULL);
+		if (link < 0) {
+			err = ocb_err(ocb_errno(), "cannot attach %s: %s", ocb_link_pins[i],
+				      strerror(errno));
+			break;
+		}
+		close(link);
+		used += (size_t)snprintf(done + used, size - used, "%s%s", used ? ", " : "",
+					 ocb_link_pins[i]);
+		if (used >= size)
+			used = size - 1;
+	}
+	ocb__destroy(skel);
+	return err;
+}
+
 /* Under the shared lock: if no one did meanwhile, loads and publishes. */
 static int load_locked(const struct pin_tree *t, const char *dir)
 {

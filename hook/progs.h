@@ -64,6 +64,12 @@ int progs_profile_tries(const struct ocb_shared *s, const struct ocb_policy *p, 
 			int *ports);
 /* Creates a map like a container's map @m (its BTF from the object). */
 int progs_create_map(const struct ocb_shared *s, enum ocb_map m, int *fd);
+/*
+ * check: loads the object (not pinned) and attaches each program it
+ * loaded to @cgroup_fd, then lets go of all of it; @done lists those
+ * attached. 0, or the first refusal's negative errno (its message set).
+ */
+int progs_try_attach(const struct pin_tree *t, int cgroup_fd, char *done, size_t size);
 /* An empty stand-in for a slot's map @m, what a free slot's entries
  * point at once it let go of their maps: for the rules and ports, a trie
  * of one entry, which no profile's tries are (policy.c makes those of

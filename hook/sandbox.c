@@ -67,6 +67,7 @@ enum {
 	SB_MOUNT = 1 << 5, /* mount bpffs at --bpffs, if it is not mounted yet */
 	SB_PROBE = 1 << 6, /* fork a child that mounts bpffs in a new mount ns */
 	SB_GUARD = 1 << 7, /* fork the guard (guard.c), talk to it, reap it */
+	SB_CGDIR = 1 << 8, /* check: make and remove a cgroup to attach to */
 };
 
 #define CMD(c) (1ull << (c))
@@ -127,7 +128,10 @@ static const struct profile profiles[OCB_SANDBOX_COUNT] = {
 				     CMD(BPF_MAP_CREATE) | CMD(BPF_MAP_UPDATE_BATCH) |
 				     CMD(BPF_MAP_GET_NEXT_ID) | CMD(BPF_LINK_GET_NEXT_ID) |
 				     CMD(BPF_PROG_GET_NEXT_ID) },
-	[OCB_SANDBOX_CHECK] = { "check", SB_PROBE, BPF_READ | BPF_LOAD },
+	/* CGDIR, LINK_CREATE: the programs attached to a cgroup made for
+	 * the check, then detached (closed) and the cgroup removed. */
+	[OCB_SANDBOX_CHECK] = { "check", SB_PROBE | SB_CGDIR,
+				BPF_READ | BPF_LOAD | CMD(BPF_LINK_CREATE) },
 };
 
 /* Every profile: memory, reading files and directories, stdio, time,
@@ -144,6 +148,7 @@ static const char base_calls[] =
 
 static const char lock_calls[] = "mkdir mkdirat flock";
 static const char pin_calls[] = "rename renameat renameat2 unlink unlinkat rmdir";
+static const char cgdir_calls[] = "mkdir mkdirat rmdir";
 static const char epoll_calls[] =
 	"epoll_create epoll_create1 epoll_ctl epoll_wait epoll_pwait epoll_pwait2";
 static const char probe_calls[] = "wait4 waitid set_robust_list";
@@ -356,6 +361,8 @@ static void build(struct filter *f, const char *bpffs)
 		allow_all(f, lock_calls);
 	if (f->p->groups & SB_PINS)
 		allow_all(f, pin_calls);
+	if (f->p->groups & SB_CGDIR)
+		allow_all(f, cgdir_calls);
 	if (f->p->groups & SB_EPOLL)
 		allow_all(f, epoll_calls);
 	add_processes(f, bpffs);

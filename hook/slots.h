@@ -22,7 +22,7 @@ struct ocb_policy;
  */
 
 /* Free slots gc leaves their maps: what a burst of starts takes first. */
-#define SLOTS_RESERVE 16
+#define SLOTS_RESERVE 16u
 
 /* Creates the `slots` map at @path (BTF: @btf_fd, types @key, @value). */
 int slots_make(int btf_fd, __u32 key, __u32 value, const char *path);

@@ -83,13 +83,44 @@ static int fall_back(const struct stage_opts *o, const struct ocb_config *cfg,
 	return 0;
 }
 
+/*
+ * The runtime's name for the container, for list and show: the pod's
+ * namespace and name and the container's name that CRI-O or containerd's
+ * CRI put in its annotations, or nerdctl's name. Display only (a bundle's
+ * author can write any of them): text_copy() makes it printable.
+ */
+static const char *container_name(const struct oci_state *st, char *buf, size_t size)
+{
+	static const char *const k8s[][3] = {
+		{ "io.kubernetes.pod.namespace", "io.kubernetes.pod.name",
+		  "io.kubernetes.container.name" },
+		{ "io.kubernetes.cri.sandbox-namespace", "io.kubernetes.cri.sandbox-name",
+		  "io.kubernetes.cri.container-name" },
+	};
+	const char *ns, *pod, *ctr;
+	size_t i;
+
+	for (i = 0; i < sizeof(k8s) / sizeof(k8s[0]); i++) {
+		ns = oci_state_annotation(st, k8s[i][0]);
+		pod = oci_state_annotation(st, k8s[i][1]);
+		ctr = oci_state_annotation(st, k8s[i][2]);
+		if (pod && ctr) {
+			snprintf(buf, size, "%s%s%s/%s", ns ? ns : "", ns ? "/" : "", pod, ctr);
+			return buf;
+		}
+	}
+	return oci_state_annotation(st, "nerdctl/name");
+}
+
 static int stage_attach(const struct stage_opts *o, const struct oci_state *st)
 {
+	char name[OCB_TEXT_MAX * 3];
 	struct attach_opts ao = {
 		.bpffs = o->bpffs,
 		.id = st->id,
 		.pid = st->pid,
 		.bundle = st->bundle,
+		.name = container_name(st, name, sizeof(name)),
 	};
 	struct ocb_policy *pol = NULL;
 	struct ocb_config cfg;

@@ -71,6 +71,9 @@ runtime_entries() {
 	done | sort
 }
 ENTRIES_BEFORE=$(runtime_entries)
+# Whether another user of this host's bpffs has containers attached: then
+# purge must keep the shared objects, and their removal is not checked.
+ATTACHED_BEFORE=$(find /sys/fs/bpf/oci-cgroup-bpf-hook -mindepth 1 -maxdepth 1 -type d 2>/dev/null | wc -l)
 
 INSTALLED_BY_US=
 purge_at_exit() {
@@ -161,6 +164,21 @@ for f in $CONFFILES; do
 			"$(stat -c '%U %a' "$f")" "$(diff "$src" "$f" 2>&1)"
 	fi
 done
+# The documentation the man page points to (/usr/share/doc/PKG/).
+DOC=/usr/share/doc/$PKG
+for f in README.md SECURITY.md hooks.d-always/oci-cgroup-bpf-hook-prestart.json \
+	hooks.d-always/oci-cgroup-bpf-hook-poststop.json hooks.d-always/50-oci-cgroup-bpf-hook-hooks-dir.conf \
+	crio/10-oci-cgroup-bpf-hook.conf kubernetes/daemonset.yaml kubernetes/configmaps.yaml; do
+	got=$(ls "$DOC/$f" "$DOC/$f.gz" 2>/dev/null | head -1)
+	if [ -n "$got" ] && grep -qxF "$got" <<<"$LISTED"; then
+		ok "documentation: $got"
+	else
+		not_ok "documentation: $DOC/$f (or .gz) is in the package" "$(ls "$DOC" 2>&1 | tr '\n' ' ')"
+	fi
+done
+expect_eq "documentation: the hooks.d-always files are the ones in the tree (not compressed)" "" \
+	"$(cmp "$DOC/hooks.d-always/oci-cgroup-bpf-hook-prestart.json" \
+		"$TOP/packaging/hooks.d-always/oci-cgroup-bpf-hook-prestart.json" 2>&1)"
 for m in oci-cgroup-bpf-hook oci-cgroup-bpf-hook-profile; do
 	if man -w "$m" >/dev/null 2>&1 && man "$m" 2>/dev/null | grep -q 'SEE ALSO'; then
 		ok "man $m"
@@ -238,6 +256,18 @@ for d in $RUNTIME_DIRS; do
 	[ -z "${EXISTED[$d]:-}" ] && [ -d "$d" ] && [ -z "$(ls -A "$d")" ] && left+="$d "
 done
 expect_eq "after purge: empty run-time directories the hook created are removed" "" "$left"
+# With no container attached, purge unpins the shared programs and the
+# event ring buffer and removes the lock files, whoever made them.
+SHARED="/sys/fs/bpf/oci-cgroup-bpf-hook-events /sys/fs/bpf/oci-cgroup-bpf-hook-progs /run/oci-cgroup-bpf-hook"
+if [ "$ATTACHED_BEFORE" -gt 0 ]; then
+	skip "after purge: shared objects removed" "$ATTACHED_BEFORE container(s) of another user were attached before the test"
+else
+	left=""
+	for d in $SHARED; do
+		[ -e "$d" ] && left+="$d "
+	done
+	expect_eq "after purge with no container attached: no shared program, ring buffer or lock file left" "" "$left"
+fi
 INSTALLED_BY_US=
 
 # ------------------------------------------------------------ 6. rpm

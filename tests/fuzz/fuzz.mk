@@ -21,7 +21,7 @@ FUZZ_BUILD     ?= build-fuzz
 FUZZ_CC        ?= $(CLANG)
 FUZZ_DIR       := $(abspath tests/fuzz)
 # The code the harnesses reach: parsing and checks, no libbpf skeleton.
-FUZZ_LIB       := state log profile compile policy sha256 config cgroup pin
+FUZZ_LIB       := state log profile compile policy sha256 config cgroup pin text
 FUZZ_SAN       := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS     = -std=gnu11 -g -O1 -Wall -Wextra -D_GNU_SOURCE -DOCB_VERSION='"$(VERSION)"' \
 		  -Ihook -Ibpf -Itests/fuzz $(PKG_CFLAGS)

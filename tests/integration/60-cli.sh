@@ -58,16 +58,44 @@ IDB="$T-b\"q\\z"
 
 run_hook prestart "$IDA" "$PIDA" created
 expect_hook_ok "prestart attaches A (no profile)" || bail "attach A" "$HOOK_ERR"
-run_hook prestart "$IDB" "$PIDB" created '{"annotations":{"oci-cgroup-bpf-hook/profile":"cli-test"}}'
+# B has the names CRI-O gives a Kubernetes container (and a control
+# character that list and show must not print).
+run_hook prestart "$IDB" "$PIDB" created '{"annotations":{"oci-cgroup-bpf-hook/profile":"cli-test",
+	"io.kubernetes.pod.namespace":"team","io.kubernetes.pod.name":"web-1",
+	"io.kubernetes.container.name":"nginx\u001b"}}'
 expect_hook_ok "prestart attaches B (profile cli-test)" || bail "attach B" "$HOOK_ERR"
 
 # ------------------------------------------------------------------- list
 
 cli list
 expect_rc "list" 0
-expect_match "list has a header" '^ID +STATE +PROFILE +MODE +ATTACHED +CGROUP' "$OUT"
-expect_match "list shows A live with its cgroup" "^$T\.a +live +- +enforce +[0-9T:-]+Z +$CGA " "$OUT"
-expect_match "list shows B live with profile cli-test in audit mode" "^$T-b\"q\\\\z +live +cli-test +audit " "$OUT"
+expect_match "list has a header" '^ID +NAME +STATE +PROFILE +MODE +AGE +IN +OUT +CALLS-DENIED$' "$OUT"
+expect_match "list shows A live, no name, attached seconds ago" "^$T\.a +- +live +- +enforce +[0-9]+s +[0-9]+/[0-9]+ +[0-9]+/[0-9]+ +[0-9]+$" "$OUT"
+expect_match "list shows B live with its Kubernetes name and profile cli-test in audit mode" \
+	"^$T-b\"q\\\\z +team/web-1/nginx\? +live +cli-test +audit " "$OUT"
+expect_eq "list fits in 120 columns" "" "$(awk 'length > 120' <<<"$OUT")"
+cli list --wide
+expect_match "list --wide: the attach time, packets/bytes, CGROUP and DESCRIPTION" \
+	'^ID +NAME +STATE +PROFILE +MODE +ATTACHED +IN-ALLOWED +IN-DENIED +OUT-ALLOWED +OUT-DENIED +CALLS-DENIED +CGROUP +DESCRIPTION$' "$OUT"
+expect_match "list --wide: A's attach time" "^$T\.a +- +live +- +enforce +[0-9T:-]+Z +[0-9]+/[0-9]+ " "$OUT"
+expect_match "list --wide: A's cgroup (no description: no profile)" "^$T\.a .* $CGA +- *$" "$OUT"
+expect_match "list --wide: B's cgroup and its profile's description" "^$T-b.* $CGB +what show must decode$" "$OUT"
+cli list --json
+expect_eq "list --json: B's name and description" "team/web-1/nginx? what show must decode" \
+	"$(jq -r --arg id "$IDB" '.[] | select(.id == $id) | "\(.name) \(.description)"' <<<"$OUT")"
+# Denied connects and sends are in list, as stats counts them: B's
+# profile denies 10.0.0.0/8 (audit: counted, then sent).
+cli stats --json "$IDB"
+calls0=$(jq '.[0].counters | .connects.denied + .sends.denied' <<<"$OUT")
+for ((i = 0; i < 3; i++)); do
+	printf x | timeout 10 sh -c "$_IN_NS_CG_SH" sh "$CGB" "$NS" \
+		socat -u - UDP4-SENDTO:10.9.9.9:9 2>/dev/null
+done
+cli stats --json "$IDB"
+calls=$(jq '.[0].counters | .connects.denied + .sends.denied' <<<"$OUT")
+expect_eq "3 sends to a denied address: stats counts 3 more denied calls" 3 "$((calls - calls0))"
+cli list
+expect_match "  list's CALLS-DENIED says the same" "^$T-b.* $calls\$" "$OUT"
 
 cli list --json
 expect_rc "list --json" 0
@@ -81,6 +109,11 @@ age=$(($(date +%s) - $(date -d "$t" +%s)))
 expect_eq "list --json: attached within the last minute" yes "$([ "$age" -ge 0 ] && [ "$age" -lt 60 ] && echo yes || echo "no ($age s)")"
 cli -j list
 expect_eq "global -j means list --json" 2 "$(jq length <<<"$OUT")"
+cli show "$IDB" --json
+expect_eq "--json after the operand: show's JSON" "$IDB" "$(jq -r .id <<<"$OUT")"
+cli show "$IDB"
+expect_match "show B: its name" "^Name: +team/web-1/nginx\?$" "$OUT"
+expect_match "show B: its profile's description" "^Description: +what show must decode$" "$OUT"
 
 # ------------------------------------------------------------------- show
 
@@ -177,10 +210,12 @@ cli list extra
 expect_rc "list with an argument is a usage error" 2
 cli stats --bogus
 expect_rc "an unknown option is a usage error" 2
-for v in list show stats gc check; do
+for v in list show stats gc check apply trace; do
 	cli "$v" --help
 	expect_rc "$v --help" 0
 	expect_match "$v --help prints its usage" "^Usage: oci-cgroup-bpf-hook $v" "$OUT"
+	expect_eq "$v --help lists --json and --help in one style" "1 1" \
+		"$(grep -c '^  -j, --json  \+[A-Z]' <<<"$OUT") $(grep -c '^  -h, --help  \+show this help$' <<<"$OUT")" "$OUT"
 done
 
 # ------------------------------------------------------------------ stats
@@ -297,6 +332,11 @@ expect_eq "check: no fail line" "" "$(grep '^fail' <<<"$OUT")"
 expect_match "check: one line per item" "^pass: running as root in the initial user namespace$" "$OUT"
 expect_match "check: cgroup2" "^pass: cgroup2 mounted at $CG2" "$OUT"
 expect_match "check: bpffs" "^pass: bpffs mounted at $BPFFS$" "$OUT"
+# check tries what an attach does: the programs attached to a cgroup it
+# makes and removes (a program that loads may still not attach).
+expect_match "check: the programs attach to a cgroup it made" \
+	"^pass: the programs load and attach to a cgroup \(made for this check and removed\): ingress, egress, connect4, connect6, sendmsg4, sendmsg6, sockopt, sock_raw" "$OUT"
+expect_eq "check: the cgroup it made is gone" "" "$(find "$CG2" -maxdepth 1 -name 'oci-cgroup-bpf-hook-check.*')"
 expect_eq "check: every line is pass, warn or fail" "" "$(grep -Ev '^(pass|warn|fail): ' <<<"$OUT")"
 cli check --json
 expect_eq "check --json: ok" true "$(jq .ok <<<"$OUT")"
@@ -308,13 +348,25 @@ bad=$T_TMP/bad-config
 mkdir -p "$bad/profiles"
 echo '{"default_profile": "missing"}' >"$bad/config.json"
 echo '{"egress": {"deny": ["10.0.0.0/33"]}}' >"$bad/profiles/broken.json"
+echo '{"egress": {"deny": ["10.0.0.0/8"], "allow": ["10.0.0.0/8"]}}' >"$bad/profiles/tie.json"
+echo '{"egress": {"deny": ["10.0.0.0/8", "192.0.2.0/24", "10.0.0.0/8"]}}' >"$bad/profiles/dup.json"
+echo '{"egress": {"default": "deny", "allow": ["192.0.2.0/24"]}}' >"$bad/profiles/nolo.json"
 OUT=$("$HOOK" --bpffs "$BPFFS" --config-dir "$bad" check 2>"$T_TMP/cli.err")
 RC=$?
 ERR=$(cat "$T_TMP/cli.err")
-expect_rc "check fails on a broken profile and a missing default profile" 1
+expect_rc "check fails on a broken profile, a tie and a missing default profile" 1
 expect_match "check: names the broken profile" "^fail: profile broken: .*10\.0\.0\.0/33.* — fix the profile" "$OUT"
 expect_match "check: names the missing default profile" "^fail: the default profile missing is not in $bad/profiles" "$OUT"
-expect_match "check: the error counts the failures" "2 checks failed" "$ERR"
+expect_match "check: the error counts the failures" "3 checks failed" "$ERR"
+tie=$(grep '^fail: .*tie' <<<"$OUT")
+expect_eq "check: the tie's line names its profile once" 1 "$(grep -o 'profile tie' <<<"$tie" | wc -l)" "$tie"
+expect_match "check: warns of a repeated rule" \
+	"^warn: profile dup: egress.deny\[2\] repeats egress.deny\[0\]: remove one$" "$OUT"
+expect_match "check: warns of IPv4-only denies under an allowing default" \
+	"^warn: profile dup: egress denies IPv4 addresses only and allows the rest: IPv6 stays open" "$OUT"
+expect_match "check: warns of a default deny whose allows leave out loopback" \
+	"^warn: profile nolo: egress.default is deny and no egress.allow covers loopback" "$OUT"
+expect_match "check: a profile it warns about still passes" "^pass: profile dup: enforce" "$OUT"
 
 notbpf=$T_TMP/not-bpffs
 mkdir -p "$notbpf" && touch "$notbpf/file"
@@ -348,6 +400,20 @@ else
 		"^fail: no cgroup2 file system is mounted — mount it" "$OUT"
 fi
 expect_eq "the host still has cgroup2 mounted" "$CG2" "$(cg2_mount)"
+
+# ------------------------------------------------------------------ apply
+
+# A profile that denies nothing: A's capabilities are unknown (no
+# bundle), so privileged_network would refuse one that denies.
+echo '{"description": "counts, denies nothing"}' >"$CONF/profiles/plain.json"
+chmod 644 "$CONF/profiles/plain.json"
+cli apply --json "$IDA" plain
+expect_rc "apply --json" 0
+expect_eq "apply --json: what was applied, until when" "$IDA plain true stop" \
+	"$(jq -r '"\(.id) \(.profile) \(.applied) \(.until)"' <<<"$OUT")"
+cli show --json "$IDA"
+expect_eq "show after apply: the new profile and its description" "plain counts, denies nothing" \
+	"$(jq -r '"\(.profile) \(.description)"' <<<"$OUT")"
 
 # ------------------------------------------------------------------- end
 

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "ocb_maps.h"
 #include "policy.h"
+#include "advice.h"
 #include "profile.h"
 
 static int parse(const char *json, struct profile *p)
@@ -178,6 +179,25 @@ static void test_refusals(void **state)
 	expect_error("{\"egress\": {\"deny\": [{\"cidr\": \"::/0\", \"proto\": \"tcp\", \"ports\": \"0-5\"}]}}",
 		     "bad ports");
 	expect_error("{\"egress\": {\"deny\": [{\"cidr\": \"::/0\", \"ports\": [25]}]}}", "\"ports\"");
+	/* one port as a number is "443"; one out of range is refused, as
+	 * the string would be (1000443 was once taken modulo 1000000) */
+	expect_error("{\"egress\": {\"deny\": [{\"cidr\": \"::/0\", \"ports\": 1000443}]}}",
+		     "bad ports \"1000443\"");
+	expect_error("{\"egress\": {\"deny\": [{\"cidr\": \"::/0\", \"ports\": -1}]}}",
+		     "bad ports \"-1\"");
+	expect_error("{\"egress\": {\"deny\": [{\"cidr\": \"::/0\", \"ports\": 0}]}}",
+		     "bad ports \"0\"");
+	{
+		struct profile p;
+
+		assert_int_equal(parse("{\"egress\": {\"deny\": [{\"cidr\": \"::/0\", \"proto\": \"tcp\", \"ports\": 443}]}}",
+				       &p),
+				 0);
+		assert_int_equal(p.rules[0].n_ranges, 1);
+		assert_int_equal(p.rules[0].ranges[0].lo, 443);
+		assert_int_equal(p.rules[0].ranges[0].hi, 443);
+		profile_free(&p);
+	}
 	expect_error("{\"egress\": {\"deny\": \"10.0.0.0/8\"}}", "must be an array");
 	expect_error("{\"mode\": \"permissive\"}", "\"mode\"");
 	expect_error("{\"sockets\": {\"packet\": \"no\"}}", "sockets.packet");
@@ -198,6 +218,49 @@ static int compile_json(const char *json, struct ocb_policy **pol)
 	err = policy_compile(&p, "t", pol);
 	profile_free(&p);
 	return err;
+}
+
+/* check's warnings: what a valid profile probably does not mean. */
+static void test_advice(void **state)
+{
+	char out[8][ADVICE_LEN];
+	struct profile p;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(parse("{\"egress\": {\"default\": \"allow\", \"deny\": [\"10.0.0.0/8\", \"192.168.0.0/16\", \"10.0.0.0/8\"]},"
+			       " \"ingress\": {\"default\": \"deny\", \"allow\": [\"10.1.0.0/16\"]}}",
+			       &p),
+			 0);
+	n = profile_advise(&p, out, 8);
+	profile_free(&p);
+	assert_int_equal(n, 2);
+	assert_non_null(strstr(out[0], "egress.deny[2] repeats egress.deny[0]"));
+	assert_non_null(strstr(out[1], "egress denies IPv4 addresses only"));
+
+	/* default deny without loopback; with it, and an IPv6 deny: nothing */
+	assert_int_equal(parse("{\"egress\": {\"default\": \"deny\", \"allow\": [\"192.0.2.0/24\"]}}", &p), 0);
+	n = profile_advise(&p, out, 8);
+	profile_free(&p);
+	assert_int_equal(n, 1);
+	assert_non_null(strstr(out[0], "egress.default is deny and no egress.allow covers loopback"));
+	assert_int_equal(parse("{\"egress\": {\"default\": \"deny\", \"allow\": [\"127.0.0.0/8\"]},"
+			       " \"ingress\": {\"deny\": [\"10.0.0.0/8\", \"fd00::/8\"]}}",
+			       &p),
+			 0);
+	assert_int_equal(profile_advise(&p, out, 8), 0);
+	profile_free(&p);
+	/* deny-all (no allow at all) means it */
+	assert_int_equal(parse("{\"egress\": {\"default\": \"deny\"}, \"ingress\": {\"default\": \"deny\"}}", &p), 0);
+	assert_int_equal(profile_advise(&p, out, 8), 0);
+	profile_free(&p);
+	/* the same prefix, other ports: no repeat */
+	assert_int_equal(parse("{\"egress\": {\"deny\": [{\"cidr\": \"::/0\", \"proto\": \"tcp\", \"ports\": 25},"
+			       " {\"cidr\": \"::/0\", \"proto\": \"tcp\", \"ports\": 26}]}}",
+			       &p),
+			 0);
+	assert_int_equal(profile_advise(&p, out, 8), 0);
+	profile_free(&p);
 }
 
 static void test_ties(void **state)
@@ -415,6 +478,7 @@ int main(void)
 		cmocka_unit_test(test_full_example),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_ties),
+		cmocka_unit_test(test_advice),
 		cmocka_unit_test(test_hundred_thousand_rules),
 		cmocka_unit_test_setup_teardown(test_config_defaults_and_selection, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_profile_files, setup_dir, teardown_dir),
