@@ -2,15 +2,23 @@
 /* Free text recorded for list and show (text.h). */
 #include "text.h"
 
-/* The length of the UTF-8 sequence that starts with @c, 0 if none does. */
-static size_t seq_len(unsigned char c)
+/* The length of the UTF-8 sequence that starts with @s, 0 if it is not
+ * one (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF;
+ * what JSON encoders refuse). */
+static size_t seq_len(const unsigned char *s)
 {
+	unsigned char c = s[0], d = s[1];
+
 	if (c < 0x80)
 		return 1;
 	if (c >= 0xc2 && c <= 0xdf)
 		return 2;
+	if ((c == 0xe0 && d < 0xa0) || (c == 0xed && d > 0x9f))
+		return 0;
 	if (c >= 0xe0 && c <= 0xef)
 		return 3;
+	if ((c == 0xf0 && d < 0x90) || (c == 0xf4 && d > 0x8f))
+		return 0;
 	if (c >= 0xf0 && c <= 0xf4)
 		return 4;
 	return 0;
@@ -24,7 +32,7 @@ void text_copy(char *dst, size_t size, const char *src)
 	if (!size)
 		return;
 	while (s && *s) {
-		n = seq_len(*s);
+		n = seq_len(s);
 		if (!n || i + n >= size)
 			break;
 		for (k = 1; k < n && (s[k] & 0xc0) == 0x80; k++)

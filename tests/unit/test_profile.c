@@ -26,6 +26,7 @@
 #include "policy.h"
 #include "advice.h"
 #include "profile.h"
+#include "text.h"
 
 static int parse(const char *json, struct profile *p)
 {
@@ -218,6 +219,30 @@ static int compile_json(const char *json, struct ocb_policy **pol)
 	err = policy_compile(&p, "t", pol);
 	profile_free(&p);
 	return err;
+}
+
+/* What list and show print of a description or a name (text.c). */
+static void test_text_copy(void **state)
+{
+	char out[8];
+
+	(void)state;
+	text_copy(out, sizeof(out), "abc");
+	assert_string_equal(out, "abc");
+	text_copy(out, sizeof(out), "a\x1b[2Jb\x7f");
+	assert_string_equal(out, "a?[2Jb?");
+	text_copy(out, 4, "ab\xc3\xa9");
+	assert_string_equal(out, "ab"); /* \xc3\xa9 and the NUL need 3 more */
+	text_copy(out, sizeof(out), "ab\xc3\xa9");
+	assert_string_equal(out, "ab\xc3\xa9");
+	text_copy(out, sizeof(out), "a\xe0\x80\x80z"); /* overlong */
+	assert_string_equal(out, "a");
+	text_copy(out, sizeof(out), "a\xed\xa0\x80z"); /* a surrogate */
+	assert_string_equal(out, "a");
+	text_copy(out, sizeof(out), "a\xc3z"); /* cut short */
+	assert_string_equal(out, "a");
+	text_copy(out, sizeof(out), NULL);
+	assert_string_equal(out, "");
 }
 
 /* check's warnings: what a valid profile probably does not mean. */
@@ -479,6 +504,7 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_ties),
 		cmocka_unit_test(test_advice),
+		cmocka_unit_test(test_text_copy),
 		cmocka_unit_test(test_hundred_thousand_rules),
 		cmocka_unit_test_setup_teardown(test_config_defaults_and_selection, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_profile_files, setup_dir, teardown_dir),
